@@ -1,0 +1,94 @@
+"""invariant-inr: rotation- and translation-invariant image representations (IRL-INR, Kwon et al. 2023).
+
+The public names are re-exported here; each lives in a module named after its idea:
+:mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
+pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
+:mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
+:class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
+"""
+
+from . import datasets, se2
+from ._checks import checks_disabled, checks_enabled, set_checks_enabled
+from ._version import __version__
+from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
+from .datasets import (
+    MNISTU,
+    ImageFolderDataset,
+    Sprites,
+    as_dataset,
+    embed_digits,
+    load_mnist,
+    make_sprites,
+    read_idx,
+    render_sprites,
+    write_idx,
+)
+from .encoders import Encoder, Encoding, SmallCNN, resnet18_backbone
+from .fourier import FourierFeatures
+from .hyper import HyperMLP
+from .inr import FunctionalINR, evaluate_in_chunks
+from .losses import LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
+from .model import IRLINR, IRLINRConfig
+from .se2 import (
+    ImageTransform,
+    compose,
+    coordinate_grid,
+    inverse,
+    random_pose,
+    rotation_matrix,
+    transform_images,
+    transform_points,
+    wrap_angle,
+)
+from .training import History, fit, make_loader, seed_everything
+
+__all__ = [
+    "MNISTU",
+    "ImageFolderDataset",
+    "Sprites",
+    "as_dataset",
+    "datasets",
+    "embed_digits",
+    "load_mnist",
+    "make_sprites",
+    "read_idx",
+    "render_sprites",
+    "write_idx",
+    "IRLINR",
+    "Encoder",
+    "Encoding",
+    "FourierFeatures",
+    "FunctionalINR",
+    "History",
+    "HyperMLP",
+    "IRLINRConfig",
+    "ImageTransform",
+    "LossParts",
+    "SmallCNN",
+    "__version__",
+    "canonical_pose",
+    "canonicalize",
+    "center_of_mass",
+    "central_moments",
+    "checks_disabled",
+    "checks_enabled",
+    "compose",
+    "consistency_loss",
+    "coordinate_grid",
+    "evaluate_in_chunks",
+    "fit",
+    "inverse",
+    "make_loader",
+    "pose_from_center_of_mass",
+    "random_pose",
+    "reconstruction_loss",
+    "resnet18_backbone",
+    "rotation_matrix",
+    "se2",
+    "seed_everything",
+    "set_checks_enabled",
+    "symmetry_breaking_loss",
+    "transform_images",
+    "transform_points",
+    "wrap_angle",
+]

@@ -1,0 +1,207 @@
+r"""Encoders :math:`E_\phi(J) = (z, \hat\theta, \hat\tau)`: a backbone, an MLP head, and a pose rule.
+
+The pose is never regressed as raw numbers. Two estimators are offered:
+
+``pose="learned"`` (the paper)
+    The head predicts, besides ``z``, the quantities that define the canonical pose, and the pose is
+    derived from them exactly as the rule derives it from the image: for ``rule="com"`` the centre of
+    mass :math:`\hat m` (``d + 2`` outputs, as in appendix A), with :math:`\hat\tau = -\hat m`,
+    :math:`\hat\theta = -\angle\hat m`; for ``rule="moments"`` also a direction vector ``a``
+    (``d + 4`` outputs), with :math:`\hat\theta = -\angle a`. Predicting :math:`\hat m` rather than
+    :math:`(\hat\theta, \hat\tau)` avoids regressing an angle across its :math:`2\pi` wrap, and the
+    returned pose satisfies the convention of :mod:`invariant_inr.se2` by construction. The
+    symmetry-breaking loss pulls these predictions to the rule's values.
+
+``pose="analytic"``
+    The pose is the rule itself, computed from the pixels (:func:`~invariant_inr.center.canonical_pose`),
+    and the backbone sees the canonicalised image :math:`S_{\hat\theta,\hat\tau}[J]`, so ``z`` is
+    invariant by construction up to interpolation, and the consistency loss only has to absorb
+    what interpolation leaves. The symmetry-breaking loss is then zero. This trains far faster on
+    a CPU, and it is what the quick presets use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from . import _checks
+from .center import CANONICAL_RULES, canonical_pose, pose_from_center_of_mass, safe_atan2
+from .se2 import transform_images, wrap_angle
+
+__all__ = ["Encoder", "Encoding", "SmallCNN", "resnet18_backbone", "build_backbone"]
+
+PoseMode = Literal["learned", "analytic"]
+
+
+class Encoding(NamedTuple):
+    """Output of an encoder.
+
+    Attributes:
+        z: ``(B, d)`` semantic representation.
+        theta: ``(B,)`` canonical rotation in ``[0, 2*pi)``, radians.
+        tau: ``(B, 2)`` canonical translation, normalised units; ``S_{theta,tau}[J]`` is canonical.
+    """
+
+    z: Tensor
+    theta: Tensor
+    tau: Tensor
+
+
+class SmallCNN(nn.Module):
+    """A small convolutional backbone for quick CPU runs.
+
+    Four 3x3 convolutions (two of stride 2) with BatchNorm and ReLU, then adaptive average
+    pooling to ``pool x pool`` and a flatten, so coarse position information survives (a learned
+    pose head needs it).
+
+    Args:
+        in_channels: image channels ``C``.
+        width: channels of the first convolution (doubled after each stride).
+        pool: side of the pooled feature map.
+
+    Shape:
+        - Input: ``(B, C, H, W)``.
+        - Output: ``(B, out_features)`` with ``out_features = 4 * width * pool * pool``.
+
+    Example:
+        >>> import torch
+        >>> net = SmallCNN(1, width=8, pool=2)
+        >>> net(torch.rand(2, 1, 28, 28)).shape == (2, net.out_features)
+        True
+    """
+
+    def __init__(self, in_channels: int = 1, *, width: int = 32, pool: int = 4) -> None:
+        super().__init__()
+        _checks.check_positive_int(in_channels, "in_channels")
+        _checks.check_positive_int(width, "width")
+        self.pool = _checks.check_positive_int(pool, "pool")
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.features = nn.Sequential(
+            *block(in_channels, width, 1),
+            *block(width, 2 * width, 2),
+            *block(2 * width, 2 * width, 1),
+            *block(2 * width, 4 * width, 2),
+            nn.AdaptiveAvgPool2d(pool),
+            nn.Flatten(),
+        )
+        self.out_features = 4 * width * pool * pool
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.features(images)
+
+
+def resnet18_backbone(in_channels: int = 1) -> nn.Module:
+    """The paper's ResNet18 (torchvision), adapted to small images; outputs ``(B, 512)`` features.
+
+    The stem is a 3x3 convolution of stride 1 without max-pooling (the CIFAR-style stem, as small
+    images need), with ``in_channels`` inputs; the classifier is removed. Weights are random.
+
+    Example:
+        >>> import torch
+        >>> resnet18_backbone(3)(torch.rand(2, 3, 16, 16)).shape
+        torch.Size([2, 512])
+    """
+    from torchvision.models import resnet18
+
+    _checks.check_positive_int(in_channels, "in_channels")
+    net = resnet18(weights=None)
+    net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
+    net.out_features = 512  # type: ignore[assignment]
+    return net
+
+
+def build_backbone(name: str, in_channels: int) -> tuple[nn.Module, int]:
+    """A named backbone and its feature size: ``"resnet18"`` or ``"small"``.
+
+    Example:
+        >>> _, features = build_backbone("small", 1)
+        >>> features
+        2048
+    """
+    _checks.check_choice(name, "encoder", ("resnet18", "small"))
+    if name == "resnet18":
+        return resnet18_backbone(in_channels), 512
+    net = SmallCNN(in_channels)
+    return net, net.out_features
+
+
+def _mlp(widths: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if index < len(widths) - 2:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    r"""Backbone + MLP head ``[features, *head_hidden, d + pose_outputs]`` + pose rule.
+
+    Args:
+        backbone: any module mapping ``(B, C, H, W)`` to ``(B, feature_dim)``.
+        feature_dim: the backbone's output size.
+        latent_dim: ``d``.
+        pose: ``"learned"`` (paper) or ``"analytic"`` (see the module docstring).
+        rule: canonical rule, ``"com"`` (paper) or ``"moments"``.
+        head_hidden: hidden widths of the head (paper: ``(512, 512)``), ReLU activations.
+
+    Shape:
+        - Input: ``(B, C, H, W)``.
+        - Output: :class:`Encoding` ``(z (B, d), theta (B,), tau (B, 2))``.
+
+    Example:
+        >>> import torch
+        >>> enc = Encoder(SmallCNN(1, width=8, pool=2), 128, latent_dim=16, head_hidden=(64,))
+        >>> out = enc(torch.rand(3, 1, 20, 20))
+        >>> out.z.shape, out.theta.shape, out.tau.shape
+        (torch.Size([3, 16]), torch.Size([3]), torch.Size([3, 2]))
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        latent_dim: int,
+        *,
+        pose: PoseMode = "learned",
+        rule: str = "com",
+        head_hidden: Sequence[int] = (512, 512),
+    ) -> None:
+        super().__init__()
+        if not isinstance(backbone, nn.Module):
+            raise TypeError(f"backbone must be an nn.Module, got {type(backbone).__name__}")
+        self.feature_dim = _checks.check_positive_int(feature_dim, "feature_dim")
+        self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
+        self.pose = _checks.check_choice(pose, "pose", ("learned", "analytic"))
+        self.rule = _checks.check_choice(rule, "rule", CANONICAL_RULES)
+        self.backbone = backbone
+        self.pose_outputs = 0 if pose == "analytic" else (2 if rule == "com" else 4)
+        self.head = _mlp((self.feature_dim, *head_hidden, self.latent_dim + self.pose_outputs))
+
+    def forward(self, images: Tensor) -> Encoding:
+        if self.pose == "analytic":
+            with torch.no_grad():
+                theta, tau = canonical_pose(images, self.rule)  # type: ignore[arg-type]
+                canonical_images = transform_images(images, theta, tau)
+            z = self.head(self.backbone(canonical_images))  # (B, d)
+            return Encoding(z, theta, tau)
+        out = self.head(self.backbone(images))  # (B, d + pose_outputs)
+        z, center = out[:, : self.latent_dim], out[:, self.latent_dim : self.latent_dim + 2]
+        theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m
+        if self.rule == "moments":
+            direction = out[:, self.latent_dim + 2 :]  # (B, 2): principal axis, signed
+            theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
+        return Encoding(z, theta, tau)
+
+    def extra_repr(self) -> str:
+        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}"
+

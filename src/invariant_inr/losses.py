@@ -1,0 +1,127 @@
+r"""The three losses of IRL-INR (paper sections 3.3-3.4), each a function of tensors.
+
+Default weights (section 4.1): :math:`\lambda_{recon} = \lambda_{consis} = 1`,
+:math:`\lambda_{symm} = 15`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from . import _checks
+from .center import CANONICAL_RULES, canonical_pose, center_of_mass
+
+__all__ = [
+    "LossParts",
+    "consistency_loss",
+    "reconstruction_loss",
+    "symmetry_breaking_loss",
+]
+
+
+class LossParts(NamedTuple):
+    """The weighted total and the three unweighted terms of the IRL-INR loss (all scalars)."""
+
+    total: Tensor
+    recon: Tensor
+    consis: Tensor
+    symm: Tensor
+
+
+def reconstruction_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    r"""Mean over images of :math:`\frac1P\sum_p \|J_p - I(\tilde x_p; \eta)\|^2`.
+
+    The squared norm runs over channels, the mean over pixels and the batch. On a random subset
+    of pixels this is an unbiased estimate of the full-image value.
+
+    Args:
+        prediction: ``(B, P, C)`` INR outputs (or ``(B, C, H, W)``).
+        target: same shape as ``prediction``.
+
+    Returns:
+        scalar.
+
+    Example:
+        >>> import torch
+        >>> reconstruction_loss(torch.zeros(2, 4, 3), torch.ones(2, 4, 3))
+        tensor(3.)
+    """
+    if _checks.checks_enabled():
+        _checks.check_floating(prediction, "prediction")
+        _checks.check_floating(target, "target")
+        if prediction.shape != target.shape:
+            raise ValueError(
+                f"prediction and target must have the same shape, got {tuple(prediction.shape)} and {tuple(target.shape)}"
+            )
+    channel_axis = -1 if prediction.ndim == 3 else 1
+    return (prediction - target).pow(2).sum(dim=channel_axis).mean()
+
+
+def consistency_loss(z1: Tensor, z2: Tensor, kind: Literal["cos", "mse"] = "cos") -> Tensor:
+    r"""Disagreement of the codes of two re-posed copies of each image.
+
+    ``"cos"``: :math:`1 - \frac{z_1 \cdot z_2}{\|z_1\|\|z_2\|}` (section 3.3.2);
+    ``"mse"``: :math:`\|z_1 - z_2\|^2 / d`. Averaged over the batch.
+
+    Args:
+        z1: ``(B, d)``.
+        z2: ``(B, d)``.
+        kind: ``"cos"`` or ``"mse"``.
+
+    Example:
+        >>> import torch
+        >>> z = torch.randn(4, 8)
+        >>> float(consistency_loss(z, 2 * z)) < 1e-6, float(consistency_loss(z, -z))
+        (True, 2.0)
+    """
+    _checks.check_choice(kind, "kind", ("cos", "mse"))
+    if _checks.checks_enabled():
+        _checks.check_floating(z1, "z1")
+        _checks.check_floating(z2, "z2")
+        if z1.shape != z2.shape or z1.ndim != 2:
+            raise ValueError(f"z1 and z2 must both have shape (B, d), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if kind == "cos":
+        return (1.0 - F.cosine_similarity(z1, z2, dim=1, eps=1e-8)).mean()
+    return (z1 - z2).pow(2).mean()
+
+
+def symmetry_breaking_loss(
+    theta: Tensor,
+    tau: Tensor,
+    images: Tensor,
+    rule: Literal["com", "moments"] = "com",
+) -> Tensor:
+    r"""How far the encoder's pose is from the canonical rule's pose, averaged over the batch.
+
+    ``"com"`` (section 3.4): :math:`\|m - \|\hat\tau\|(\cos\hat\theta, -\sin\hat\theta)\|^2` with
+    :math:`m` the centre of mass of ``images``.
+    ``"moments"``: :math:`\|\hat\tau - \tau^*\|^2 + \|u(\hat\theta) - u(\theta^*)\|^2` with
+    :math:`(\theta^*, \tau^*)` the rule's pose and :math:`u(\theta) = (\cos\theta, \sin\theta)`.
+
+    Args:
+        theta: ``(B,)`` predicted rotation.
+        tau: ``(B, 2)`` predicted translation.
+        images: ``(B, C, H, W)`` the images the pose was predicted from.
+        rule: ``"com"`` or ``"moments"``.
+
+    Example:
+        >>> import torch
+        >>> from invariant_inr.center import canonical_pose
+        >>> images = torch.rand(3, 1, 8, 8)
+        >>> float(symmetry_breaking_loss(*canonical_pose(images), images)) < 1e-10
+        True
+    """
+    _checks.check_choice(rule, "rule", CANONICAL_RULES)
+    _checks.check_pose(theta, tau, images.shape[0] if isinstance(images, Tensor) else None)
+    if rule == "com":
+        center = center_of_mass(images)  # (B, 2)
+        implied = tau.norm(dim=1, keepdim=True) * torch.stack([torch.cos(theta), -torch.sin(theta)], dim=1)
+        return (center - implied).pow(2).sum(dim=1).mean()
+    target_theta, target_tau = canonical_pose(images, rule)
+    direction = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
+    target_direction = torch.stack([torch.cos(target_theta), torch.sin(target_theta)], dim=1)
+    return ((tau - target_tau).pow(2).sum(dim=1) + (direction - target_direction).pow(2).sum(dim=1)).mean()

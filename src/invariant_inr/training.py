@@ -1,0 +1,363 @@
+"""``fit()``: a thin training loop around :meth:`IRLINR.loss`, with checkpoints and resume.
+
+A user with their own loop needs none of this: ``model.loss(images).total.backward()`` is the
+whole training signal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+
+from . import _checks
+from ._io import atomic_save, load_file
+from .losses import LossParts
+from .model import IRLINR
+
+__all__ = ["History", "fit", "make_loader", "seed_everything"]
+
+LOSS_NAMES = ("total", "recon", "consis", "symm")
+CHECKPOINT_NAME = "last.pt"
+
+
+class History(dict):
+    """Per-epoch mean of each loss term: ``history["recon"][epoch]``; also ``"epoch_time"`` (s)."""
+
+    def __init__(self, data: dict[str, list[float]] | None = None) -> None:
+        super().__init__({name: [] for name in (*LOSS_NAMES, "epoch_time")})
+        if data:
+            for key, values in data.items():
+                self[key] = list(values)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self["total"])
+
+
+def _first_tensor(item: Any) -> Tensor:
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def make_loader(
+    data: Tensor | Dataset | DataLoader,
+    *,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    drop_last: bool = False,
+    generator: torch.Generator | None = None,
+    sampler: Any = None,
+) -> DataLoader:
+    """A ``DataLoader`` over an ``(N, C, H, W)`` tensor, a ``Dataset`` (items: images or ``(image, ...)``), or a loader as is.
+
+    Example:
+        >>> import torch
+        >>> loader = make_loader(torch.rand(10, 1, 8, 8), batch_size=4)
+        >>> [batch[0].shape[0] for batch in loader]
+        [4, 4, 2]
+    """
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, Tensor):
+        _checks.check_images(data, "data")
+        data = TensorDataset(data)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an (N, C, H, W) tensor, a torch Dataset or a DataLoader, got {type(data).__name__}")
+    try:
+        length = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        length = None
+    if length == 0:
+        raise ValueError("data is an empty dataset; give at least one image")
+    _checks.check_positive_int(batch_size, "batch_size")
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        generator=generator,
+    )
+
+
+def _numpy_rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()  # type: ignore[misc]
+    return {
+        "name": str(name),
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached_gaussian),
+    }
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": _numpy_rng_state(),  # as tensors and plain types: weights_only=True cannot load numpy arrays
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        (
+            numpy_state["name"],
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def fit(
+    model: IRLINR,
+    data: Tensor | Dataset | DataLoader,
+    *,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    weight_decay: float = 5e-4,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    seed: int | None = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    num_workers: int = 0,
+    max_steps_per_epoch: int | None = None,
+    time_limit: float | None = None,
+    callback: Callable[[int, History], None] | None = None,
+    precision: Literal["32", "bf16"] = "32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> History:
+    """Train ``model`` with Adam on its IRL-INR loss; returns the per-epoch :class:`History`.
+
+    Defaults follow the paper (appendix B): Adam, learning rate 1e-4, weight decay 5e-4 (L2, as
+    ``torch.optim.Adam`` applies it), batch size 128.
+
+    Args:
+        model: the :class:`IRLINR` to train (in place).
+        data: ``(N, C, H, W)`` float tensor, a ``Dataset`` yielding images or ``(image, label)``, or a
+            ``DataLoader``.
+        epochs: total number of epochs (a resumed run continues up to this number).
+        batch_size: images per step (ignored for a ``DataLoader``).
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        optimizer: your own optimizer over ``model.parameters()`` (replaces Adam).
+        scheduler: optional learning-rate scheduler, stepped once per epoch.
+        checkpoint_dir: folder for ``last.pt`` written atomically after every epoch (model, optimizer,
+            scheduler, RNG states, epoch, history); ``None`` keeps nothing on disk.
+        resume: continue from ``checkpoint_dir/last.pt`` when it exists.
+        seed: seeds Python, NumPy and PyTorch before training (``None``: leave the RNGs alone).
+        device: where to train (default: the model's device); data batches are moved there.
+        progress: show a tqdm progress bar.
+        num_workers: ``DataLoader`` workers.
+        max_steps_per_epoch: cut each epoch after this many steps (for quick runs).
+        time_limit: stop after the epoch during which this many seconds have passed.
+        callback: called as ``callback(epoch, history)`` after each epoch.
+        precision: ``"32"`` (exact float32) or ``"bf16"`` (bfloat16 autocast of the forward pass on
+            CPU or CUDA; weights and optimizer stay float32).
+        channels_last: store images and convolution weights channels-last (faster convolutions
+            on many CPUs and GPUs).
+        compile: run the loss through ``torch.compile`` (pays off for long runs; the first steps
+            compile).
+
+    Distributed training:
+        Under ``torchrun`` (``torch.distributed`` initialised before ``fit`` is called), the loss
+        runs through ``DistributedDataParallel`` (gradients averaged across ranks), each rank reads
+        its own shard through a ``DistributedSampler`` (a ``DataLoader`` passed in is rebuilt with
+        one), and only rank 0 shows progress and writes checkpoints. Batch size is per rank.
+
+    Returns:
+        The :class:`History` of every completed epoch (including resumed ones).
+
+    Example:
+        >>> import torch
+        >>> from invariant_inr import IRLINR, fit
+        >>> model = IRLINR(1, 12, 4, encoder="small", num_frequencies=8, inr_hidden=(16,),
+        ...                hyper_hidden=(16,), head_hidden=(32,))
+        >>> history = fit(model, torch.rand(8, 1, 12, 12), epochs=2, batch_size=4, progress=False)
+        >>> history.epochs, sorted(history)[:2]
+        (2, ['consis', 'epoch_time'])
+    """
+    if not isinstance(model, IRLINR):
+        raise TypeError(f"model must be an IRLINR, got {type(model).__name__}")
+    _checks.check_positive_int(epochs, "epochs")
+    _checks.check_positive_float(lr, "lr")
+    _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+    if seed is not None:
+        seed_everything(int(seed))
+    if device is not None:
+        model.to(device)
+    _checks.check_choice(precision, "precision", ("32", "bf16"))
+    device = model.device
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    is_main = rank == 0
+    loader_generator = torch.Generator().manual_seed(int(seed) if seed is not None else torch.seed())
+    sampler = None
+    if distributed:
+        dataset = data.dataset if isinstance(data, DataLoader) else data
+        if isinstance(dataset, Tensor):
+            _checks.check_images(dataset, "data")
+            dataset = TensorDataset(dataset)
+        sampler = DistributedSampler(dataset, shuffle=True, seed=int(seed) if seed is not None else 0)
+        if isinstance(data, DataLoader):
+            batch_size = data.batch_size or batch_size
+        data = dataset
+    loader = make_loader(data, batch_size=batch_size, num_workers=num_workers, generator=loader_generator, sampler=sampler)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_module: nn.Module = _LossModule(model)
+    if distributed:
+        loss_module = DistributedDataParallel(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
+    step_loss: Callable[[Tensor], Any] = loss_module
+    if compile:
+        step_loss = torch.compile(loss_module)
+    autocast_dtype = torch.bfloat16 if precision == "bf16" else None
+
+    history = History()
+    start_epoch = 0
+    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if checkpoint_path is not None and resume and checkpoint_path.exists():
+        state = load_file(checkpoint_path, map_location=device)
+        if state.get("model", {}).get("config") != model.config.to_dict():
+            raise ValueError(
+                f"{str(checkpoint_path)!r} was written by a model with another configuration; "
+                "use a new checkpoint_dir or resume=False"
+            )
+        model.load_state_dict(state["model"]["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        history = History(state["history"])
+        start_epoch = int(state["epoch"])
+        loader_generator.set_state(state["loader_rng"])
+        _set_rng_state(state["rng"])
+
+    started = time.perf_counter()
+    for epoch in range(start_epoch, epochs):
+        model.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        epoch_start = time.perf_counter()
+        sums = torch.zeros(len(LOSS_NAMES), dtype=torch.float64, device=device)
+        steps = 0
+        total_steps = len(loader) if max_steps_per_epoch is None else min(len(loader), max_steps_per_epoch)
+        bar = _progress(total_steps, f"epoch {epoch + 1}/{epochs}", progress and is_main)
+        for batch in loader:
+            if max_steps_per_epoch is not None and steps >= max_steps_per_epoch:
+                break
+            images = _first_tensor(batch).to(device, non_blocking=True)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+                parts = step_loss(images)
+            optimizer.zero_grad(set_to_none=True)
+            parts.total.backward()
+            optimizer.step()
+            sums += torch.stack([part.detach() for part in parts]).to(torch.float64)  # no host sync per step
+            steps += 1
+            if bar is not None:
+                bar.update(1)
+                if steps % 10 == 0 or steps == total_steps:
+                    bar.set_postfix(loss=f"{float(parts.total):.4f}")
+        if bar is not None:
+            bar.close()
+        if steps == 0:
+            raise ValueError("the data loader yielded no batch; is the dataset empty?")
+        if distributed:  # report the mean over all ranks
+            torch.distributed.all_reduce(sums)
+            sums /= torch.distributed.get_world_size()
+        means = (sums / steps).tolist()
+        if not all(math.isfinite(value) for value in means):
+            raise FloatingPointError(
+                f"the loss became NaN or infinite in epoch {epoch + 1} ({dict(zip(LOSS_NAMES, means))}); "
+                "lower the learning rate or check the data"
+            )
+        for name, value in zip(LOSS_NAMES, means):
+            history[name].append(value)
+        history["epoch_time"].append(time.perf_counter() - epoch_start)
+        if scheduler is not None:
+            scheduler.step()
+        if checkpoint_path is not None and is_main:
+            atomic_save(
+                {
+                    "model": model.checkpoint_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "epoch": epoch + 1,
+                    "history": dict(history),
+                    "rng": _rng_state(),
+                    "loader_rng": loader_generator.get_state(),
+                },
+                checkpoint_path,
+            )
+        if callback is not None:
+            callback(epoch, history)
+        if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, distributed, device):
+            break
+    return history
+
+
+class _LossModule(nn.Module):
+    """Wraps ``model.loss`` as a ``forward`` so ``DistributedDataParallel`` and ``torch.compile`` see it."""
+
+    def __init__(self, model: IRLINR) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> LossParts:
+        return self.model.loss(images)
+
+
+def _any_rank(flag: bool, distributed: bool, device: torch.device) -> bool:
+    """``flag`` on any rank (so every rank leaves the loop at the same epoch)."""
+    if not distributed:
+        return flag
+    value = torch.tensor(float(flag), device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
+
