@@ -240,15 +240,17 @@ def test_random_rotate_translate_is_rotate_then_translate() -> None:
 
 def test_scan_on_features_reaches_high_accuracy_quickly() -> None:
     features, labels = _blobs(0)
-    torch.optim.Adam([nn.Parameter(torch.zeros(1))])  # the first optimizer imports torch._dynamo (seconds): not SCAN's cost
+    torch.optim.Adam(
+        [nn.Parameter(torch.zeros(1))]
+    )  # the first optimizer imports torch._dynamo (seconds): not SCAN's cost
     start = time.process_time()  # CPU time of this process: robust to other jobs sharing the machine
-    scan = cl.SCAN(3, num_neighbors=10, epochs=30, self_label_epochs=5, lr=1e-2, batch_size=100, num_heads=2, seed=0)
+    scan = cl.SCAN(3, num_neighbors=10, epochs=15, self_label_epochs=3, lr=3e-2, batch_size=150, num_heads=2, seed=0)
     predicted = scan.fit_predict(features)
     elapsed = time.process_time() - start
     assert elapsed < 10.0
     assert predicted.shape == (300,) and torch.equal(predicted, scan.labels_)
     assert clustering_accuracy(labels, predicted) > 0.95
-    assert [r["stage"] for r in scan.history_] == ["scan"] * 30 + ["self_label"] * 5
+    assert [r["stage"] for r in scan.history_] == ["scan"] * 15 + ["self_label"] * 3
     scan_losses = [r["total"] for r in scan.history_ if r["stage"] == "scan"]
     assert scan_losses[-1] < scan_losses[0]
     assert scan.neighbors_.shape == (300, 10)
@@ -261,7 +263,7 @@ def test_scan_on_features_reaches_high_accuracy_quickly() -> None:
 
 def test_scan_over_clustering() -> None:
     features, labels = _blobs(1)
-    scan = cl.SCAN(6, num_neighbors=10, epochs=30, self_label_epochs=2, lr=1e-2, batch_size=100, seed=0)
+    scan = cl.SCAN(6, num_neighbors=10, epochs=15, self_label_epochs=2, lr=3e-2, batch_size=150, seed=0)
     predicted = scan.fit_predict(features)
     assert int(predicted.max()) < 6 and len(set(predicted.tolist())) > 3
     assert clustering_accuracy(labels, predicted, mapping="majority") > 0.95
@@ -270,7 +272,9 @@ def test_scan_over_clustering() -> None:
 class _TinyEncoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 6))
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 6)
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -288,7 +292,13 @@ def test_scan_with_encoder_and_augmentation(finetune: bool) -> None:
     images = torch.rand(24, 1, 10, 10, generator=torch.Generator().manual_seed(0))
     before = [p.detach().clone() for p in encoder.parameters()]
     scan = cl.SCAN(
-        3, num_neighbors=4, epochs=1, self_label_epochs=1, confidence_threshold=0.2, lr=1e-2, batch_size=8,
+        3,
+        num_neighbors=4,
+        epochs=1,
+        self_label_epochs=1,
+        confidence_threshold=0.2,
+        lr=1e-2,
+        batch_size=8,
         finetune_encoder=finetune,
     )
     labels = scan.fit_predict(images, encoder)
@@ -340,7 +350,9 @@ def test_scan_input_errors() -> None:
     with pytest.raises(TypeError, match="encoder"):
         cl.SCAN(2, num_neighbors=2).fit(torch.rand(10, 1, 8, 8), encoder="resnet")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="NaN"):
-        cl.SCAN(2, num_neighbors=2, epochs=1).fit(torch.rand(10, 1, 8, 8), lambda x: torch.full((x.shape[0], 3), float("nan")))
+        cl.SCAN(2, num_neighbors=2, epochs=1).fit(
+            torch.rand(10, 1, 8, 8), lambda x: torch.full((x.shape[0], 3), float("nan"))
+        )
     with pytest.raises(RuntimeError, match="fit"):
         cl.SCAN(2).predict(features)
 

@@ -46,7 +46,9 @@ def _brute_force_accuracy(true: np.ndarray, pred: np.ndarray) -> float:
 @pytest.mark.parametrize(("num_classes", "num_clusters"), [(3, 3), (4, 7), (6, 2), (1, 3)])
 def test_nmi_and_ari_match_sklearn(seed: int, num_classes: int, num_clusters: int) -> None:
     true, pred = _random_labels(seed, 200, num_classes, num_clusters)
-    assert metrics.adjusted_rand_index(true, pred) == pytest.approx(sk_metrics.adjusted_rand_score(true, pred), abs=1e-12)
+    assert metrics.adjusted_rand_index(true, pred) == pytest.approx(
+        sk_metrics.adjusted_rand_score(true, pred), abs=1e-12
+    )
     for average in ("arithmetic", "geometric", "min", "max"):
         ours = metrics.normalized_mutual_info(true, pred, average=average)
         theirs = sk_metrics.normalized_mutual_info_score(true, pred, average_method=average)
@@ -65,14 +67,18 @@ def test_nmi_and_ari_match_sklearn(seed: int, num_classes: int, num_clusters: in
 )
 def test_limit_cases_match_sklearn(true: list[int], pred: list[int]) -> None:
     assert metrics.adjusted_rand_index(true, pred) == pytest.approx(sk_metrics.adjusted_rand_score(true, pred))
-    assert metrics.normalized_mutual_info(true, pred) == pytest.approx(sk_metrics.normalized_mutual_info_score(true, pred))
+    assert metrics.normalized_mutual_info(true, pred) == pytest.approx(
+        sk_metrics.normalized_mutual_info_score(true, pred)
+    )
 
 
 def test_ari_large_n_no_overflow() -> None:
     rng = np.random.default_rng(0)
     true = rng.integers(0, 3, 200_000)
     pred = np.where(rng.random(true.shape[0]) < 0.9, true, 2 - true)
-    assert metrics.adjusted_rand_index(true, pred) == pytest.approx(sk_metrics.adjusted_rand_score(true, pred), abs=1e-12)
+    assert metrics.adjusted_rand_index(true, pred) == pytest.approx(
+        sk_metrics.adjusted_rand_score(true, pred), abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -89,7 +95,9 @@ def test_hungarian_accuracy_matches_brute_force(seed: int) -> None:
     st.permutations(list(range(7))),
     st.permutations(list(range(5))),
 )
-def test_accuracy_is_invariant_to_renaming(pairs: list[tuple[int, int]], cluster_perm: list[int], class_perm: list[int]) -> None:
+def test_accuracy_is_invariant_to_renaming(
+    pairs: list[tuple[int, int]], cluster_perm: list[int], class_perm: list[int]
+) -> None:
     true = np.array([t for t, _ in pairs])
     pred = np.array([p for _, p in pairs])
     renamed_pred = np.array(cluster_perm)[pred] + 100  # also shift: ids need not start at 0
@@ -98,10 +106,16 @@ def test_accuracy_is_invariant_to_renaming(pairs: list[tuple[int, int]], cluster
         base = metrics.clustering_accuracy(true, pred, mapping=mapping)
         assert metrics.clustering_accuracy(renamed_true, renamed_pred, mapping=mapping) == pytest.approx(base)
         assert 0.0 < base <= 1.0
-    assert metrics.normalized_mutual_info(renamed_true, renamed_pred) == pytest.approx(metrics.normalized_mutual_info(true, pred))
-    assert metrics.adjusted_rand_index(renamed_true, renamed_pred) == pytest.approx(metrics.adjusted_rand_index(true, pred))
+    assert metrics.normalized_mutual_info(renamed_true, renamed_pred) == pytest.approx(
+        metrics.normalized_mutual_info(true, pred)
+    )
+    assert metrics.adjusted_rand_index(renamed_true, renamed_pred) == pytest.approx(
+        metrics.adjusted_rand_index(true, pred)
+    )
     # majority voting is never below the one-to-one matching
-    assert metrics.clustering_accuracy(true, pred, mapping="majority") >= metrics.clustering_accuracy(true, pred) - 1e-12
+    assert (
+        metrics.clustering_accuracy(true, pred, mapping="majority") >= metrics.clustering_accuracy(true, pred) - 1e-12
+    )
 
 
 def test_over_clustering_mappings() -> None:
@@ -135,7 +149,13 @@ def test_input_types_are_equivalent() -> None:
 
 
 @pytest.mark.parametrize(
-    "function", [metrics.clustering_accuracy, metrics.normalized_mutual_info, metrics.adjusted_rand_index, metrics.confusion_matrix]
+    "function",
+    [
+        metrics.clustering_accuracy,
+        metrics.normalized_mutual_info,
+        metrics.adjusted_rand_index,
+        metrics.confusion_matrix,
+    ],
 )
 def test_bad_label_inputs(function) -> None:
     with pytest.raises(ValueError, match="same length"):
@@ -168,7 +188,9 @@ def test_relative_pose_algebra_on_points() -> None:
     p0 = random_pose(16, 0.3, generator=gen, dtype=torch.float64)
     p1 = compose(*p0, *inverse(*g))  # S_p1 o S_g = S_p0
     points = torch.randn(16, 5, 2, generator=gen, dtype=torch.float64)
-    assert torch.allclose(transform_points(transform_points(points, *g), *p1), transform_points(points, *p0), atol=1e-12)
+    assert torch.allclose(
+        transform_points(transform_points(points, *g), *p1), transform_points(points, *p0), atol=1e-12
+    )
     theta, tau = metrics.relative_pose(*p0, *p1)
     assert torch.allclose(metrics.rotation_error(theta, g[0]), torch.zeros(16, dtype=torch.float64), atol=1e-12)
     assert torch.allclose(tau, g[1], atol=1e-12)
@@ -205,8 +227,12 @@ def test_circular_correlation_properties() -> None:
     noise = torch.randn(2000, generator=gen, dtype=torch.float64) * 0.05
     for method in ("fisher_lee", "jammalamadaka"):
         assert metrics.circular_correlation(a, a, method=method) == pytest.approx(1.0, abs=1e-9)
-        assert metrics.circular_correlation(a, torch.remainder(a + 2.5, TWO_PI), method=method) == pytest.approx(1.0, abs=1e-9)
-        assert metrics.circular_correlation(a, torch.remainder(1.0 - a, TWO_PI), method=method) == pytest.approx(-1.0, abs=1e-9)
+        assert metrics.circular_correlation(a, torch.remainder(a + 2.5, TWO_PI), method=method) == pytest.approx(
+            1.0, abs=1e-9
+        )
+        assert metrics.circular_correlation(a, torch.remainder(1.0 - a, TWO_PI), method=method) == pytest.approx(
+            -1.0, abs=1e-9
+        )
         assert metrics.circular_correlation(a, a + noise, method=method) > 0.95
         independent = torch.rand(2000, generator=gen, dtype=torch.float64) * TWO_PI
         assert abs(metrics.circular_correlation(a, independent, method=method)) < 0.1
@@ -231,7 +257,9 @@ def test_rotation_error_and_unwrap() -> None:
     assert bool((error >= 0).all() and (error <= math.pi + 1e-12).all())
     unwrapped = metrics.unwrap_to_nearest(pred, true)
     assert bool(((unwrapped - true).abs() <= math.pi + 1e-12).all())
-    assert torch.allclose(torch.remainder(unwrapped - pred + 1e-9, TWO_PI), torch.full((4,), 1e-9, dtype=torch.float64), atol=1e-7)
+    assert torch.allclose(
+        torch.remainder(unwrapped - pred + 1e-9, TWO_PI), torch.full((4,), 1e-9, dtype=torch.float64), atol=1e-7
+    )
 
 
 def test_pose_recovery_synthetic() -> None:
@@ -257,13 +285,18 @@ def test_pose_recovery_synthetic() -> None:
     assert offset.rotation_within_5deg == 0.0
 
     random_pred = metrics.pose_recovery(
-        theta, tau, torch.rand(n, generator=gen, dtype=torch.float64) * TWO_PI, torch.randn(n, 2, generator=gen, dtype=torch.float64)
+        theta,
+        tau,
+        torch.rand(n, generator=gen, dtype=torch.float64) * TWO_PI,
+        torch.randn(n, 2, generator=gen, dtype=torch.float64),
     )
     assert abs(random_pred.rotation_circular_correlation) < 0.1
     assert abs(random_pred.translation_pearson_x) < 0.1 and abs(random_pred.translation_pearson_y) < 0.1
     assert 80.0 < random_pred.rotation_mean_error_deg < 100.0  # uniform error on [0, 180]
 
-    noisy = metrics.pose_recovery(theta, tau, theta + torch.randn(n, generator=gen, dtype=torch.float64) * math.radians(2.0), tau)
+    noisy = metrics.pose_recovery(
+        theta, tau, theta + torch.randn(n, generator=gen, dtype=torch.float64) * math.radians(2.0), tau
+    )
     assert 0.9 < noisy.rotation_within_5deg < 1.0
     assert set(noisy.as_dict()) == set(metrics.PoseRecovery._fields)
 

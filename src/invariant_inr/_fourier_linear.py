@@ -111,10 +111,10 @@ def fourier_linear(points: Tensor, frequencies: Tensor, weight: Tensor, bias: Te
         >>> import math, torch
         >>> points, freq = torch.rand(2, 5, 2), torch.randn(3, 2)
         >>> weight, bias = torch.randn(2, 4, 6), torch.randn(2, 4)
-        >>> phase = 2 * math.pi * points @ freq.t()
+        >>> phase = 2 * math.pi * (points @ freq.t())
         >>> features = torch.cat([phase.cos(), phase.sin()], dim=-1)
         >>> expected = torch.baddbmm(bias.unsqueeze(1), features, weight.transpose(1, 2))
-        >>> torch.allclose(fourier_linear(points, freq, weight, bias), expected, atol=1e-6)
+        >>> torch.equal(fourier_linear(points, freq, weight, bias), expected)
         True
     """
     return _FourierLinear.apply(points, frequencies, weight, bias)

@@ -70,10 +70,12 @@ TWO_PI = 2.0 * math.pi
 
 def _as_features(features: Any, name: str = "features") -> Tensor:
     """Floating features ``(N, D)`` from a tensor, array or nested list; finite and non-empty."""
-    if isinstance(features, np.ndarray) or isinstance(features, (list, tuple)):
+    if isinstance(features, (np.ndarray, list, tuple)):
         features = torch.as_tensor(np.asarray(features))
     if not isinstance(features, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or a numpy array of shape (N, D), got {_checks.describe(features)}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor or a numpy array of shape (N, D), got {_checks.describe(features)}"
+        )
     if features.dtype == torch.bool or features.is_complex():
         raise TypeError(f"{name} must hold real numbers, got dtype {features.dtype}")
     if not features.is_floating_point():
@@ -93,7 +95,9 @@ def _check_num_clusters(num_clusters: Any, num_samples: int) -> int:
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, int):
         raise TypeError(f"num_clusters must be an int, got {_checks.describe(num_clusters)}")
     if num_clusters < 1 or num_clusters > num_samples:
-        raise ValueError(f"num_clusters must be between 1 and the number of samples ({num_samples}), got {num_clusters}")
+        raise ValueError(
+            f"num_clusters must be between 1 and the number of samples ({num_samples}), got {num_clusters}"
+        )
     return num_clusters
 
 
@@ -353,10 +357,7 @@ def mine_neighbors(
     chunks = []
     for start in range(0, n, batch_size):
         queries = x[start : start + batch_size]  # (b, D)
-        if metric == "cosine":
-            scores = queries @ x.T  # (b, N), larger is nearer
-        else:
-            scores = -torch.cdist(queries, x)  # (b, N)
+        scores = queries @ x.T if metric == "cosine" else -torch.cdist(queries, x)  # (b, N), larger is nearer
         rows = torch.arange(queries.shape[0], device=x.device)
         scores[rows, rows + start] = -torch.inf  # never one's own neighbour
         chunks.append(scores.topk(k, dim=1).indices.cpu())
@@ -504,7 +505,9 @@ def random_rotate_translate(
     side = torch.tensor([width, height], device=gen_device, dtype=torch.float64)  # (x, y) extents in pixels
     shift = unit * limit * side * grid_spacing(height, width)  # (B, 2), normalised units
     cos, sin = torch.cos(theta), torch.sin(theta)
-    tau = torch.stack([cos * shift[:, 0] + sin * shift[:, 1], -sin * shift[:, 0] + cos * shift[:, 1]], dim=-1)  # R_{-theta} t
+    tau = torch.stack(
+        [cos * shift[:, 0] + sin * shift[:, 1], -sin * shift[:, 0] + cos * shift[:, 1]], dim=-1
+    )  # R_{-theta} t
     theta = theta.to(device=images.device, dtype=images.dtype)
     tau = tau.to(device=images.device, dtype=images.dtype)
     moved = transform_images(images, theta, tau)
@@ -600,7 +603,7 @@ class SCAN:
         >>> g = torch.Generator().manual_seed(0)
         >>> centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0]])
         >>> x = torch.cat([torch.randn(50, 2, generator=g) * 0.5 + c for c in centres])
-        >>> scan = SCAN(2, num_neighbors=5, epochs=20, self_label_epochs=2, lr=1e-2, batch_size=50)
+        >>> scan = SCAN(2, num_neighbors=5, epochs=10, self_label_epochs=1, lr=5e-2, batch_size=50)
         >>> labels = scan.fit_predict(x)
         >>> len(set(labels[:50].tolist())), len(set(labels[50:].tolist()))
         (1, 1)
@@ -697,7 +700,9 @@ class SCAN:
         if encoder is None:
             return _as_features(X, "X (features, as no encoder was given)")
         if not callable(encoder):
-            raise TypeError(f"encoder must be a callable or nn.Module mapping images to features, got {_checks.describe(encoder)}")
+            raise TypeError(
+                f"encoder must be a callable or nn.Module mapping images to features, got {_checks.describe(encoder)}"
+            )
         _checks.check_tensor(X, "X (images)")
         _checks.check_images(X, "X (images)")
         return X
@@ -719,9 +724,7 @@ class SCAN:
         n = data.shape[0]
         _check_num_clusters(self.num_clusters, n)
         if self.num_neighbors > n - 1:
-            raise ValueError(
-                f"num_neighbors must be at most N - 1 = {n - 1} for {n} samples, got {self.num_neighbors}"
-            )
+            raise ValueError(f"num_neighbors must be at most N - 1 = {n - 1} for {n} samples, got {self.num_neighbors}")
         self.encoder_ = encoder
         self._device = self._resolve_device(data, encoder)
         if self.device is not None and isinstance(encoder, nn.Module):
@@ -796,7 +799,10 @@ class SCAN:
             }
             self.history_.append(record)
             if self.verbose:
-                print(f"SCAN epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{key}={value:.4f}" for key, value in record.items() if isinstance(value, float)))
+                print(
+                    f"SCAN epoch {epoch + 1}/{self.epochs}: "
+                    + ", ".join(f"{key}={value:.4f}" for key, value in record.items() if isinstance(value, float))
+                )
 
     def _self_label_step(
         self,
@@ -837,7 +843,10 @@ class SCAN:
             }
             self.history_.append(record)
             if self.verbose:
-                print(f"self-label epoch {epoch + 1}/{self.self_label_epochs}: loss={record['loss']:.4f}, confident={record['confident_fraction']:.3f}")
+                print(
+                    f"self-label epoch {epoch + 1}/{self.self_label_epochs}: "
+                    f"loss={record['loss']:.4f}, confident={record['confident_fraction']:.3f}"
+                )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
@@ -853,7 +862,9 @@ class SCAN:
         data = self._check_input(X, self.encoder_)
         features = self._embed_all(data)
         if features.shape[1] != self.head_.in_features:
-            raise ValueError(f"X gives {features.shape[1]}-dimensional features, but the head was fitted on {self.head_.in_features}")
+            raise ValueError(
+                f"X gives {features.shape[1]}-dimensional features, but the head was fitted on {self.head_.in_features}"
+            )
         with torch.no_grad():
             chunks = [F.softmax(self.head_(chunk)[self.best_head_], dim=-1) for chunk in features.split(4096)]
         return torch.cat(chunks).cpu()
@@ -895,7 +906,9 @@ def save_assignments(path: str | Path, assignments: Any, *, index: Sequence[Any]
     elif isinstance(assignments, (np.ndarray, list, tuple)):
         values = np.asarray(assignments)
     else:
-        raise TypeError(f"assignments must be a tensor, numpy array or list of ints, got {_checks.describe(assignments)}")
+        raise TypeError(
+            f"assignments must be a tensor, numpy array or list of ints, got {_checks.describe(assignments)}"
+        )
     if values.ndim != 1:
         raise ValueError(f"assignments must have shape (N,), got {tuple(values.shape)}")
     if not (np.issubdtype(values.dtype, np.integer) or values.size == 0):

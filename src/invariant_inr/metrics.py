@@ -84,7 +84,9 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
             return np.asarray(value)
         except ValueError as error:  # ragged lists
             raise ValueError(f"{name} must be a flat list of integers, got a ragged sequence ({error})") from None
-    raise TypeError(f"{name} must be a torch.Tensor, a numpy array or a list of integers, got {_checks.describe(value)}")
+    raise TypeError(
+        f"{name} must be a torch.Tensor, a numpy array or a list of integers, got {_checks.describe(value)}"
+    )
 
 
 def _as_labels(value: Any, name: str) -> np.ndarray:
@@ -113,9 +115,7 @@ def _label_pair(labels: Any, predictions: Any) -> tuple[np.ndarray, np.ndarray]:
     true = _as_labels(labels, "labels")
     pred = _as_labels(predictions, "predictions")
     if true.shape[0] != pred.shape[0]:
-        raise ValueError(
-            f"labels and predictions must have the same length, got {true.shape[0]} and {pred.shape[0]}"
-        )
+        raise ValueError(f"labels and predictions must have the same length, got {true.shape[0]} and {pred.shape[0]}")
     return true, pred
 
 
@@ -246,8 +246,10 @@ def clustering_accuracy(labels: Any, predictions: Any, *, mapping: Mapping = "hu
     Example:
         >>> clustering_accuracy([0, 0, 1, 1], [1, 1, 0, 0])
         1.0
-        >>> clustering_accuracy([0, 0, 1, 1], [0, 1, 2, 3]), clustering_accuracy([0, 0, 1, 1], [0, 1, 2, 3], mapping="majority")
-        (0.5, 1.0)
+        >>> clustering_accuracy([0, 0, 1, 1], [0, 1, 2, 3])  # over-clustering: only 2 clusters matched
+        0.5
+        >>> clustering_accuracy([0, 0, 1, 1], [0, 1, 2, 3], mapping="majority")
+        1.0
     """
     _checks.check_choice(mapping, "mapping", MAPPINGS)
     true, pred = _label_pair(labels, predictions)
@@ -373,7 +375,9 @@ def _as_float_vector(value: Any, name: str, *, columns: int | None = None) -> Te
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     expected = "(N,)" if columns is None else f"(N, {columns})"
-    if (columns is None and array.ndim != 1) or (columns is not None and (array.ndim != 2 or array.shape[1] != columns)):
+    if (columns is None and array.ndim != 1) or (
+        columns is not None and (array.ndim != 2 or array.shape[1] != columns)
+    ):
         raise ValueError(f"{name} must have shape {expected}, got {tuple(array.shape)}")
     if array.shape[0] == 0:
         raise ValueError(f"{name} is empty; give at least one value")

@@ -81,6 +81,13 @@ class IRLINRConfig:
         return cls(**values)
 
 
+def _widths(value: Any, name: str) -> tuple[int, ...]:
+    """A sequence of layer widths, each a positive int, as a tuple (empty: no hidden layer)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of layer widths such as (256, 256), got {_checks.describe(value)}")
+    return tuple(_checks.check_positive_int(width, f"{name} width", maximum=1 << 20) for width in value)
+
+
 class IRLINR(nn.Module):
     r"""Invariant Representation Learning with Implicit Neural Representations (Kwon et al., 2023).
 
@@ -159,6 +166,10 @@ class IRLINR(nn.Module):
             _checks.check_positive_int(encoder_features, "encoder_features")
         elif not isinstance(encoder, str):
             raise TypeError(f"encoder must be 'resnet18', 'small' or an nn.Module, got {type(encoder).__name__}")
+        if isinstance(pixel_fraction, bool) or not isinstance(pixel_fraction, (int, float)):
+            raise TypeError(f"pixel_fraction must be a number in (0, 1], got {_checks.describe(pixel_fraction)}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {_checks.describe(seed)}")
         if not 0.0 < float(pixel_fraction) <= 1.0:
             raise ValueError(f"pixel_fraction must be in (0, 1], got {pixel_fraction}")
         config = IRLINRConfig(
@@ -171,9 +182,9 @@ class IRLINR(nn.Module):
             canonical_rule=_checks.check_choice(canonical_rule, "canonical_rule", CANONICAL_RULES),
             num_frequencies=num_frequencies,
             fourier_sigma=_checks.check_positive_float(fourier_sigma, "fourier_sigma"),
-            inr_hidden=tuple(inr_hidden),
-            hyper_hidden=tuple(hyper_hidden),
-            head_hidden=tuple(_checks.check_positive_int(h, "head_hidden width") for h in head_hidden),
+            inr_hidden=_widths(inr_hidden, "inr_hidden"),
+            hyper_hidden=_widths(hyper_hidden, "hyper_hidden"),
+            head_hidden=_widths(head_hidden, "head_hidden"),
             output_activation=output_activation,
             consistency=_checks.check_choice(consistency, "consistency", ("cos", "mse")),
             translation_std=_checks.check_positive_float(translation_std, "translation_std", allow_zero=True),
@@ -240,7 +251,8 @@ class IRLINR(nn.Module):
             images: ``(B, C, H, W)`` floating images of the model's channels and size.
         """
         self._check_images(images)
-        return self.encoder(images)
+        with _checks.checks_disabled():  # checked once above; no further host-device syncs
+            return self.encoder(images)
 
     def _render_points(self, params: Tensor, points: Tensor, chunk_size: int | None) -> Tensor:
         """INR values at (already moved) points ``(B, P, 2)`` or shared ``(P, 2)`` -> ``(B, P, C)``."""
@@ -282,6 +294,10 @@ class IRLINR(nn.Module):
         _checks.check_floating(z, "z")
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got {tuple(z.shape)}")
+        if _checks.checks_enabled():
+            if z.shape[0] == 0:
+                raise ValueError("z is an empty batch (B = 0); give at least one code")
+            _checks.check_finite(z, "z")
         height, width = self.config.image_size if size is None else _checks.as_size(size)
         batch = z.shape[0]
         grid = coordinate_grid(height, width, device=z.device, dtype=z.dtype).reshape(-1, 2)  # (P, 2)
@@ -318,11 +334,13 @@ class IRLINR(nn.Module):
             generator: optional generator of the random poses and pixel subsets.
         """
         self._check_images(images)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {_checks.describe(generator)}")
         config = self.config
         batch, channels, height, width = images.shape
         theta, tau = random_pose(2 * batch, config.translation_std, generator=generator, device=images.device, dtype=images.dtype)
-        posed = transform_images(images.repeat(2, 1, 1, 1), theta, tau)  # (2B, C, H, W): two copies
-        with _checks.checks_disabled():
+        with _checks.checks_disabled():  # inputs checked above; nothing below syncs with the host
+            posed = transform_images(images.repeat(2, 1, 1, 1), theta, tau)  # (2B, C, H, W): two copies
             enc = self.encoder(posed)
             params = self.hyper(enc.z)  # (2B, K)
             grid = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)  # (P, 2)

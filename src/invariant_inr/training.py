@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorData
 from . import _checks
 from ._io import atomic_save, load_file
 from .losses import LossParts
-from .model import IRLINR
+from .model import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, IRLINR
 
 __all__ = ["History", "fit", "make_loader", "seed_everything"]
 
@@ -82,6 +82,7 @@ def make_loader(
     if length == 0:
         raise ValueError("data is an empty dataset; give at least one image")
     _checks.check_positive_int(batch_size, "batch_size")
+    _checks.check_positive_int(num_workers, "num_workers", minimum=0)
     return DataLoader(
         data,
         batch_size=batch_size,
@@ -217,6 +218,7 @@ def fit(
     _checks.check_positive_int(epochs, "epochs")
     _checks.check_positive_float(lr, "lr")
     _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+    _check_fit_options(seed, optimizer, scheduler, checkpoint_dir, max_steps_per_epoch, time_limit, callback)
     if seed is not None:
         seed_everything(int(seed))
     if device is not None:
@@ -226,7 +228,8 @@ def fit(
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank = torch.distributed.get_rank() if distributed else 0
     is_main = rank == 0
-    loader_generator = torch.Generator().manual_seed(int(seed) if seed is not None else torch.seed())
+    # without a seed, draw the loader's seed from the global RNG (torch.seed() would re-seed the global RNG)
+    loader_generator = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
     sampler = None
     if distributed:
         dataset = data.dataset if isinstance(data, DataLoader) else data
@@ -254,13 +257,7 @@ def fit(
     start_epoch = 0
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if checkpoint_path is not None and resume and checkpoint_path.exists():
-        state = load_file(checkpoint_path, map_location=device)
-        if state.get("model", {}).get("config") != model.config.to_dict():
-            raise ValueError(
-                f"{str(checkpoint_path)!r} was written by a model with another configuration; "
-                "use a new checkpoint_dir or resume=False"
-            )
-        model.load_state_dict(state["model"]["state_dict"])
+        state = _load_training_state(checkpoint_path, model, device)
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
@@ -303,6 +300,10 @@ def fit(
         if distributed:  # report the mean over all ranks
             torch.distributed.all_reduce(sums)
             sums /= torch.distributed.get_world_size()
+            # DDP copies rank 0's buffers (BatchNorm statistics) to every rank before each forward; after
+            # the epoch's last forward they differ again, so copy them once more: all ranks end identical
+            for buffer in model.buffers():
+                torch.distributed.broadcast(buffer, src=0)
         means = (sums / steps).tolist()
         if not all(math.isfinite(value) for value in means):
             raise FloatingPointError(
@@ -342,7 +343,77 @@ class _LossModule(nn.Module):
         self.model = model
 
     def forward(self, images: Tensor) -> LossParts:
-        return self.model.loss(images)
+        config = self.model.config
+        # shapes are checked every step; finiteness (a host-device sync) is not: a tensor dataset was
+        # checked once by make_loader, and a NaN anywhere surfaces as a NaN loss at the epoch's end
+        _checks.check_images(images, channels=config.in_channels, size=config.image_size, finite=False)
+        with _checks.checks_disabled():
+            return self.model.loss(images)
+
+
+def _check_fit_options(
+    seed: Any,
+    optimizer: Any,
+    scheduler: Any,
+    checkpoint_dir: Any,
+    max_steps_per_epoch: Any,
+    time_limit: Any,
+    callback: Any,
+) -> None:
+    """Check ``fit``'s options before any work is done (not after the first epoch)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None, got {_checks.describe(seed)}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {_checks.describe(optimizer)}")
+    if scheduler is not None and not all(callable(getattr(scheduler, name, None)) for name in ("step", "state_dict", "load_state_dict")):
+        raise TypeError(
+            f"scheduler must be a learning-rate scheduler with step(), state_dict() and load_state_dict(), "
+            f"got {_checks.describe(scheduler)}"
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(epoch, history), got {_checks.describe(callback)}")
+    if max_steps_per_epoch is not None:
+        _checks.check_positive_int(max_steps_per_epoch, "max_steps_per_epoch")
+    if time_limit is not None:
+        _checks.check_positive_float(time_limit, "time_limit", allow_zero=True)
+    if checkpoint_dir is not None:
+        if not isinstance(checkpoint_dir, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a path (str or os.PathLike) or None, got {_checks.describe(checkpoint_dir)}")
+        if Path(checkpoint_dir).exists() and not Path(checkpoint_dir).is_dir():
+            raise ValueError(f"checkpoint_dir {str(checkpoint_dir)!r} exists and is not a folder")
+
+
+def _load_training_state(path: Path, model: IRLINR, device: torch.device) -> dict[str, Any]:
+    """Read ``last.pt`` and load its weights into ``model``, refusing foreign, newer or mismatched files."""
+    state = load_file(path, map_location=device)
+    keys = ("model", "optimizer", "epoch", "history", "rng", "loader_rng")
+    if not isinstance(state, dict) or not all(key in state for key in keys) or not isinstance(state["model"], dict):
+        found = sorted(state) if isinstance(state, dict) else _checks.describe(state)
+        raise ValueError(
+            f"{str(path)!r} is not a training checkpoint written by fit (expected a dict with keys {list(keys)}, "
+            f"got {found}); use another checkpoint_dir or resume=False"
+        )
+    saved = state["model"]
+    if saved.get("format") != CHECKPOINT_FORMAT or not isinstance(saved.get("format_version"), int):
+        raise ValueError(f"{str(path)!r} does not hold an invariant-inr model (no 'format': {CHECKPOINT_FORMAT!r} entry)")
+    if saved["format_version"] > CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} has checkpoint format version {saved['format_version']}, newer than this library's "
+            f"{CHECKPOINT_VERSION}; upgrade invariant-inr to resume from it"
+        )
+    ours = model.config.to_dict()
+    theirs = saved.get("config") if isinstance(saved.get("config"), dict) else {}
+    differ = [f"{key}: checkpoint {theirs.get(key)!r}, this model {ours.get(key)!r}" for key in sorted(set(ours) | set(theirs)) if theirs.get(key) != ours.get(key)]
+    if differ:
+        raise ValueError(
+            f"{str(path)!r} was written by a model of another architecture ({'; '.join(differ)}); "
+            "use another checkpoint_dir, resume=False, or build the model with the checkpoint's config"
+        )
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        raise ValueError(f"{str(path)!r} does not fit this model's weights: {error}") from error
+    return state
 
 
 def _any_rank(flag: bool, distributed: bool, device: torch.device) -> bool:

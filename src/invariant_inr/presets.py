@@ -1,0 +1,127 @@
+r"""Named settings of :class:`~invariant_inr.IRLINR` and of training, kept in one place.
+
+Two presets:
+
+``"quick"``
+    For CPU runs of minutes on small images (the built-in sprites, 32 x 32): the small CNN
+    encoder, the analytic pose (``pose="analytic"``, the pose computed from the pixels, so ``z`` is
+    invariant by construction up to interpolation, see :mod:`invariant_inr.encoders`), the
+    translation-independent ``"moments"`` canonical rule, ``d = 16``, 64 Fourier frequencies,
+    INR and hypernetwork widths of 128, the reconstruction loss on half of the pixels of each
+    image per step. It trains with learning rate ``1e-3`` (the paper's ``1e-4`` is tuned for
+    200 epochs).
+
+``"paper"``
+    The paper's settings (appendices A-B): ResNet18 encoder with a ``[512, 512]`` head, a learned
+    pose, the centre-of-mass rule, 256 Fourier frequencies with :math:`\sigma = 2`, INR and
+    hypernetwork of three hidden layers of 256, all pixels; Adam with learning rate ``1e-4``,
+    weight decay ``5e-4``, batch size 128. These are the :class:`~invariant_inr.IRLINR` defaults.
+
+The presets give model options only; the data decides ``in_channels`` and ``image_size``::
+
+    model = IRLINR(in_channels=1, image_size=32, **preset("quick"))
+    fit(model, images, **training_preset("quick"))
+
+Example:
+    >>> from invariant_inr import IRLINR
+    >>> from invariant_inr.presets import preset, training_preset
+    >>> model = IRLINR(1, 32, **preset("quick"))
+    >>> model.config.encoder, model.config.latent_dim, training_preset("quick")["lr"]
+    ('small', 16, 0.001)
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from . import _checks
+
+__all__ = ["DEMO", "PRESETS", "TRAINING", "preset", "preset_names", "training_preset"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "latent_dim": 16,
+        "encoder": "small",
+        "pose": "analytic",
+        "canonical_rule": "moments",
+        "num_frequencies": 64,
+        "inr_hidden": (128, 128),
+        "hyper_hidden": (128, 128),
+        "head_hidden": (256,),
+        "pixel_fraction": 0.5,
+        "translation_std": 0.05,
+    },
+    "paper": {
+        "latent_dim": 32,
+        "encoder": "resnet18",
+        "pose": "learned",
+        "canonical_rule": "com",
+        "num_frequencies": 256,
+        "fourier_sigma": 2.0,
+        "inr_hidden": (256, 256, 256),
+        "hyper_hidden": (256, 256, 256),
+        "head_hidden": (512, 512),
+        "pixel_fraction": 1.0,
+        "translation_std": 0.1,
+        "lambda_recon": 1.0,
+        "lambda_consis": 1.0,
+        "lambda_symm": 15.0,
+    },
+}
+"""Keyword arguments of :class:`~invariant_inr.IRLINR` per preset (without channels and size)."""
+
+TRAINING: dict[str, dict[str, Any]] = {
+    "quick": {"lr": 1e-3, "weight_decay": 5e-4, "batch_size": 64},
+    "paper": {"lr": 1e-4, "weight_decay": 5e-4, "batch_size": 128},
+}
+"""Keyword arguments of :func:`~invariant_inr.fit` per preset (everything but the epochs)."""
+
+DEMO: dict[str, dict[str, Any]] = {
+    # ``invariant-inr demo``: a few minutes on 2 CPU cores
+    "default": {"image_size": 32, "num_train": 3000, "num_test": 600, "epochs": 8},
+    # ``invariant-inr demo --quick``: a smoke run of seconds
+    "quick": {"image_size": 32, "num_train": 256, "num_test": 96, "epochs": 2},
+}
+"""Data size and epochs of the ``invariant-inr demo`` command (model: the ``"quick"`` preset)."""
+
+
+def preset_names() -> list[str]:
+    """The names of the presets.
+
+    Example:
+        >>> preset_names()
+        ['paper', 'quick']
+    """
+    return sorted(PRESETS)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """A copy of the :class:`~invariant_inr.IRLINR` keyword arguments of preset ``name``.
+
+    Args:
+        name: ``"quick"`` or ``"paper"``.
+
+    Returns:
+        A new ``dict`` (changing it does not change the preset).
+
+    Raises:
+        ValueError: unknown name.
+
+    Example:
+        >>> preset("paper")["encoder"]
+        'resnet18'
+    """
+    _checks.check_choice(name, "preset", preset_names())
+    return copy.deepcopy(PRESETS[name])
+
+
+def training_preset(name: str) -> dict[str, Any]:
+    """A copy of the :func:`~invariant_inr.fit` keyword arguments of preset ``name`` (``lr``, ``weight_decay``, ``batch_size``).
+
+    Example:
+        >>> training_preset("paper")
+        {'lr': 0.0001, 'weight_decay': 0.0005, 'batch_size': 128}
+    """
+    _checks.check_choice(name, "preset", preset_names())
+    return copy.deepcopy(TRAINING[name])
