@@ -66,6 +66,12 @@ def _option(config: pytest.Config, name: str, env: str, choices: tuple[str, ...]
     return value
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Reject bad environment variables once, before collection."""
+    _option(config, "--device", "INVARIANT_INR_DEVICE", _DEVICE_CHOICES)
+    _option(config, "--dtype", "INVARIANT_INR_DTYPE", _DTYPE_CHOICES)
+
+
 def _device_params(config: pytest.Config) -> list:
     choice = _option(config, "--device", "INVARIANT_INR_DEVICE", _DEVICE_CHOICES)
     has_cuda = torch.cuda.is_available()

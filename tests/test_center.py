@@ -38,11 +38,12 @@ _L_WEIGHTS = torch.tensor([0.5, 0.3, 0.2], dtype=F64)
 _L_CENTERS = _L_CENTERS - (_L_WEIGHTS @ _L_CENTERS)  # centre of mass at the origin
 _SIZE = 41
 _SIGMA = 2.5 * grid_spacing(_SIZE, _SIZE)  # MIN_SMOOTH_SIGMA_PIXELS: interpolation_tolerance applies
-# Loose tolerance for a centre of mass measured after an interpolated warp: a quarter of a pixel.
+# Loose tolerance for a centre of mass measured after an interpolated warp: a twentieth of a pixel.
 # Bilinear interpolation blurs by less than a pixel and nearly symmetrically about each sampling
-# point, so its first-moment error is a small fraction of a pixel (measured: below 0.02 px); a wrong
-# convention (direction of rotation, half-pixel offset, order of translate/rotate) errs by >= 0.5 px.
-_COM_ATOL = 0.25 * grid_spacing(_SIZE, _SIZE)
+# point, so its first-moment error is a small fraction of a pixel (measured over 300 random scenes:
+# at most 0.0014 px); a wrong convention (direction of rotation, half-pixel offset, order of
+# translate and rotate) errs by half a pixel or more.
+_COM_ATOL = 0.05 * grid_spacing(_SIZE, _SIZE)
 
 
 def _rand(*shape: int, seed: int, device: torch.device | str = "cpu", dtype: torch.dtype = F64) -> torch.Tensor:
@@ -97,7 +98,7 @@ def test_center_of_mass_half_turn_of_non_square_image(device, size):
 
 @given(seed=seeds, batch=st.integers(1, 3))
 def test_center_of_mass_is_equivariant_at_any_angle_loosely(device, dtype, seed, batch):
-    """An object well inside the frame, warped with interpolation: within a quarter pixel."""
+    """An object well inside the frame, warped with interpolation: within _COM_ATOL (1/20 pixel)."""
     start = _random_poses(seed, batch, 0.15, device, dtype)
     images = _l_shapes(*start)
     theta, tau = _random_poses(seed + 2, batch, 0.2, device, dtype)
@@ -217,7 +218,7 @@ def test_moments_rule_is_invariant_to_rotation_and_translation_loosely(device, s
         assert error <= interpolations * testing.interpolation_tolerance(F64), error
     theta, tau = canonical_pose(images, "moments")
     pose_theta, pose_tau = compose(*canonical_pose(moved_exact, "moments"), *move)
-    assert torch.cos(pose_theta - theta).min().item() >= math.cos(0.01)  # same angle within 0.01 rad
+    assert torch.cos(pose_theta - theta).min().item() >= math.cos(1e-3)  # same angle within 1e-3 rad (measured 6e-6)
     assert (pose_tau - tau).norm(dim=-1).max().item() <= _COM_ATOL
 
 

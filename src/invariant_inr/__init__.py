@@ -7,10 +7,23 @@ pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invarian
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
 """
 
-from . import datasets, se2
+from . import cluster, datasets, metrics, se2, testing
 from ._checks import checks_disabled, checks_enabled, set_checks_enabled
 from ._version import __version__
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
+from .cluster import (
+    SCAN,
+    ClusteringHead,
+    KMeansResult,
+    ScanLoss,
+    agglomerative,
+    kmeans,
+    mine_neighbors,
+    random_rotate_translate,
+    save_assignments,
+    save_embeddings,
+    scan_loss,
+)
 from .datasets import (
     MNISTU,
     ImageFolderDataset,
@@ -28,6 +41,19 @@ from .fourier import FourierFeatures
 from .hyper import HyperMLP
 from .inr import FunctionalINR, evaluate_in_chunks
 from .losses import LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
+from .metrics import (
+    PoseRecovery,
+    adjusted_rand_index,
+    circular_correlation,
+    clustering_accuracy,
+    confusion_matrix,
+    match_clusters,
+    normalized_mutual_info,
+    pose_recovery,
+    relative_pose,
+    rotation_error,
+    unwrap_to_nearest,
+)
 from .model import IRLINR, IRLINRConfig
 from .se2 import (
     ImageTransform,
@@ -43,6 +69,31 @@ from .se2 import (
 from .training import History, fit, make_loader, seed_everything
 
 __all__ = [
+    "testing",
+    "SCAN",
+    "ClusteringHead",
+    "KMeansResult",
+    "ScanLoss",
+    "agglomerative",
+    "kmeans",
+    "mine_neighbors",
+    "random_rotate_translate",
+    "save_assignments",
+    "save_embeddings",
+    "scan_loss",
+    "cluster",
+    "metrics",
+    "PoseRecovery",
+    "adjusted_rand_index",
+    "circular_correlation",
+    "clustering_accuracy",
+    "confusion_matrix",
+    "match_clusters",
+    "normalized_mutual_info",
+    "pose_recovery",
+    "relative_pose",
+    "rotation_error",
+    "unwrap_to_nearest",
     "MNISTU",
     "ImageFolderDataset",
     "Sprites",

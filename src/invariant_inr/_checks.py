@@ -146,8 +146,8 @@ def check_points(points: Any, name: str = "points") -> None:
     if not _ENABLED:
         return
     check_floating(points, name)
-    if points.ndim < 1 or points.shape[-1] != 2:
-        raise ValueError(f"{name} must have shape (..., 2) of (x, y) coordinates, got {tuple(points.shape)}")
+    if points.ndim < 2 or points.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2) or (B, N, 2) of (x, y) coordinates, got {tuple(points.shape)}")
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:

@@ -19,6 +19,8 @@ __all__ = ["atomic_save", "load_file"]
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save(obj, path)`` that never leaves a half-written ``path`` behind."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder; give the checkpoint a file name, such as {str(path / 'model.pt')!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

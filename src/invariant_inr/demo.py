@@ -225,13 +225,13 @@ def run_demo(
         labels += [f"{name}: input", "reconstruction", "canonical"]
     files["reconstructions"] = str(save_image_grid(
         out / "reconstructions.png", rows, row_labels=labels,
-        title=f"rotated by 2πk/{NUM_COPIES}: inputs, reconstructions, canonical reconstructions",
+        title=f"copies rotated by 2πk/{NUM_COPIES}",
     ))
     if have_matplotlib():
         heart = pose.get("heart", pose["all"])
         files["rotation"] = str(plot_rotation(
             out / "rotation.png", g_theta, hat_theta, groups=test.labels, group_names=list(test.shapes),
-            title=f"applied vs predicted rotation (hearts: circular corr. {heart['rotation_circular_correlation']:.3f})",
+            title=f"hearts: {heart['rotation_within_5deg']:.0%} within 5°, median error {heart['rotation_median_error_deg']:.1f}°",
         ))
     else:
         say(f"skipped rotation.png: {PLOT_HINT}")

@@ -390,11 +390,16 @@ class IRLINR(nn.Module):
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{source} is not an invariant-inr model checkpoint (no 'format': {CHECKPOINT_FORMAT!r} entry)")
         version = data.get("format_version")
-        if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f"{source} has no valid 'format_version' entry (expected an int, got {_checks.describe(version)})")
+        if version > CHECKPOINT_VERSION:
             raise ValueError(
                 f"{source} has checkpoint format version {version}, newer than this library's "
                 f"{CHECKPOINT_VERSION} (invariant-inr {__version__}); upgrade invariant-inr to load it"
             )
+        missing = [key for key in ("config", "state_dict") if not isinstance(data.get(key), dict)]
+        if missing:
+            raise ValueError(f"{source} is incomplete: expected dict entries 'config' and 'state_dict', {missing} missing or not dicts")
         config = IRLINRConfig.from_dict(data["config"])
         kwargs = config.to_dict()
         if config.encoder == "custom":

@@ -81,7 +81,7 @@ DEMO: dict[str, dict[str, Any]] = {
     # ``invariant-inr demo``: a few minutes on 2 CPU cores
     "default": {"image_size": 32, "num_train": 3000, "num_test": 600, "epochs": 8},
     # ``invariant-inr demo --quick``: a smoke run of seconds
-    "quick": {"image_size": 32, "num_train": 256, "num_test": 96, "epochs": 2},
+    "quick": {"image_size": 32, "num_train": 128, "num_test": 90, "epochs": 2},
 }
 """Data size and epochs of the ``invariant-inr demo`` command (model: the ``"quick"`` preset)."""
 

@@ -205,7 +205,7 @@ def random_pose(
     draw_device = generator.device if generator is not None else (torch.device(device) if device is not None else None)
     theta = torch.rand(batch, generator=generator, device=draw_device, dtype=torch.float64) * TWO_PI
     tau = torch.randn(batch, 2, generator=generator, device=draw_device, dtype=torch.float64) * translation_std
-    return theta.to(device=device, dtype=dtype), tau.to(device=device, dtype=dtype)
+    return wrap_angle(theta.to(device=device, dtype=dtype)), tau.to(device=device, dtype=dtype)  # wrap: the cast can round up to 2*pi
 
 
 def grid_spacing(height: int, width: int) -> float:

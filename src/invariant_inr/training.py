@@ -256,6 +256,9 @@ def fit(
     history = History()
     start_epoch = 0
     checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if checkpoint_path is not None and is_main:  # temporary files of a process killed while writing
+        for stale in checkpoint_path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+            stale.unlink(missing_ok=True)
     if checkpoint_path is not None and resume and checkpoint_path.exists():
         state = _load_training_state(checkpoint_path, model, device)
         optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,223 @@
+"""The ``invariant-inr`` command line: demo, train/embed/cluster/reconstruct round trip, errors, help."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from invariant_inr import IRLINR, cli, plotting
+from invariant_inr.datasets import make_sprites
+
+# a tiny model, so that training steps take milliseconds
+TINY = [
+    "--preset", "quick", "--latent-dim", "4", "--num-frequencies", "8", "--inr-hidden", "16",
+    "--hyper-hidden", "16", "--head-hidden", "32",
+]  # fmt: skip
+COMMANDS = ("demo", "train", "embed", "cluster", "reconstruct")
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sprites = make_sprites(18, size=16, seed=3)
+    path = tmp_path_factory.mktemp("data") / "sprites.pt"
+    torch.save({"images": sprites.images, "labels": sprites.labels}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, data_file: Path) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    code = cli.main(["train", str(data_file), *TINY, "--epochs", "1", "--batch-size", "6",
+                     "--checkpoint-dir", str(folder / "ck"), "--out", str(folder / "m.pt"), "--quiet", "--no-progress"])
+    assert code == 0
+    return folder / "m.pt"
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    code, stdout, _ = run(["demo", "--quick", "--out", str(out), "--no-progress"], capsys)
+    assert code == 0
+    for name in ("reconstructions.png", "rotation.png", "scores.json", "model.pt"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+        assert str(out / name) in stdout  # the command says where each file is
+    assert (out / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    scores = json.loads((out / "scores.json").read_text())
+    for key in ("accuracy", "nmi", "ari"):
+        assert 0.0 <= scores["clustering"]["kmeans_z"][key] <= 1.0 or key == "ari"
+    assert set(scores["pose_recovery"]) >= {"all", "heart"}
+    assert scores["training"]["epochs"] == scores["settings"]["epochs"]
+    model = IRLINR.load(out / "model.pt")
+    assert model.config.image_size == (scores["settings"]["image_size"],) * 2
+
+
+def test_train_resume_embed_cluster_reconstruct(
+    tmp_path: Path, data_file: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # resume: a second run with the same checkpoint folder continues at epoch 2
+    checkpoint_dir = trained.parent / "ck"
+    code, stdout, _ = run(["train", str(data_file), *TINY, "--epochs", "2", "--batch-size", "6", "--checkpoint-dir",
+                           str(checkpoint_dir), "--out", str(tmp_path / "m2.pt"), "--history", str(tmp_path / "h.json"),
+                           "--no-progress"], capsys)
+    assert code == 0 and "resuming" in stdout
+    history = json.loads((tmp_path / "h.json").read_text())
+    assert len(history["total"]) == 2
+
+    model = IRLINR.load(trained)
+    images = torch.load(data_file, weights_only=True)["images"]
+    with torch.no_grad():
+        expected = model.eval().encode(images)
+
+    for suffix in (".pt", ".npz", ".npy", ".csv"):
+        path = tmp_path / f"z{suffix}"
+        code, _, _ = run(["embed", str(trained), str(data_file), "--out", str(path), "--quiet", "--no-progress"], capsys)
+        assert code == 0 and path.is_file()
+        z, labels, _ = cli.read_embeddings(path)
+        assert z.shape == (18, 4)
+        torch.testing.assert_close(z, expected.z, atol=1e-5, rtol=1e-5)
+    stored = torch.load(tmp_path / "z.pt", weights_only=True)
+    torch.testing.assert_close(stored["theta"], expected.theta)
+    torch.testing.assert_close(stored["tau"], expected.tau)
+    assert np.load(tmp_path / "z.theta.npy").shape == (18,) and np.load(tmp_path / "z.tau.npy").shape == (18, 2)
+    with (tmp_path / "z.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 18 and rows[0]["label"] == str(int(stored["labels"][0]))
+
+    for method, source in (("kmeans", ["--embeddings", str(tmp_path / "z.csv")]),
+                           ("agglomerative", ["--embeddings", str(tmp_path / "z.pt")]),
+                           ("scan", ["--checkpoint", str(trained), str(data_file), "--scan-epochs", "1",
+                                     "--self-label-epochs", "1", "--num-neighbors", "3", "--batch-size", "6"])):
+        out = tmp_path / f"{method}.csv"
+        code, stdout, _ = run(["cluster", *source, "-k", "3", "--method", method, "--out", str(out),
+                               "--scores", str(tmp_path / f"{method}.json"), "--no-progress"], capsys)
+        assert code == 0, method
+        with out.open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert [row["index"] for row in rows] == [str(i) for i in range(18)]
+        assert {int(row["cluster"]) for row in rows} <= {0, 1, 2}
+        scores = json.loads((tmp_path / f"{method}.json").read_text())
+        assert 1 / 3 - 1e-9 <= scores["accuracy"] <= 1.0 and "against the labels" in stdout
+
+    png = tmp_path / "grid.png"
+    code, _, _ = run(["reconstruct", str(trained), str(data_file), "--out", str(png), "--rotations", "3",
+                      "--num-images", "2", "--render-size", "24", "--quiet"], capsys)
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    for cls in ("cats", "dogs"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray((np.random.default_rng(i).random((20, 24)) * 255).astype(np.uint8)).save(
+                tmp_path / "imgs" / cls / f"{i}.png"
+            )
+    out = tmp_path / "z.csv"
+    code, _, _ = run(["embed", str(trained), str(tmp_path / "imgs"), "--labels-from-folders", "--out", str(out),
+                      "--quiet", "--no-progress"], capsys)  # resized to the model's 16x16
+    assert code == 0
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["index"] for row in rows] == ["cats/0.png", "cats/1.png", "dogs/0.png", "dogs/1.png"]
+    assert [row["label"] for row in rows] == ["0", "0", "1", "1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["embed", "{model}", "missing.pt", "--out", "z.pt"], "neither a file"),
+        (["embed", "missing.pt", "{data}", "--out", "z.pt"], "no checkpoint file"),
+        (["embed", "{data}", "{data}", "--out", "z.pt"], "not an invariant-inr model checkpoint"),
+        (["embed", "{model}", "{data}", "--out", "z.txt"], "--out must end in"),
+        (["embed", "{model}", "sprites", "--image-size", "20", "--out", "z.pt"], "16x16"),
+        (["cluster", "-k", "3"], "either --embeddings"),
+        (["cluster", "--embeddings", "{data}", "-k", "3"], "without a 'z' entry"),
+        (["train", "mnist-u"], "--root"),
+        (["train", "mnist-u", "--root", "{tmp}"], "not found"),
+        (["train", "{tmp}/bad.npy"], "floating-point"),
+        (["train", "{data}", "--epochs", "0"], "positive integer"),
+        (["train", "{data}", "--inr-hidden", "a,b"], "comma-separated"),
+        (["embed", "{model}", "{data}", "--out", "z.pt", "--device", "cuda:7"], "CUDA"),
+        (["reconstruct", "{model}", "{data}", "--indices", "99"], "--indices"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], expected: str, tmp_path: Path, data_file: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "cuda" in " ".join(argv) and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    np.save(tmp_path / "bad.npy", np.zeros((3, 1, 8, 8), dtype=np.int32))
+    filled = [arg.format(model=trained, data=data_file, tmp=tmp_path) for arg in argv]
+    filled = [str(tmp_path / a) if a in ("z.pt", "z.txt") else a for a in filled]
+    code, _, err = run(filled, capsys)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("invariant-inr")
+
+
+def test_resume_with_another_model_is_a_clear_error(
+    tmp_path: Path, data_file: Path, trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["train", str(data_file), *TINY, "--latent-dim", "5", "--epochs", "3", "--checkpoint-dir",
+                        str(trained.parent / "ck"), "--out", str(tmp_path / "x.pt"), "--no-progress"], capsys)
+    assert code == 2 and "another configuration" in err
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_for_every_command(command: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(([command] if command else []) + ["--help"], capsys)
+    assert code == 0
+    assert out.startswith("usage: invariant-inr")
+    if command == "train":
+        for flag in ("--preset", "--latent-dim", "--checkpoint-dir", "--precision", "--device", "--epochs"):
+            assert flag in out
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "invariant_inr", "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("invariant-inr ")
+
+
+def test_grid_without_matplotlib_is_a_plain_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise ImportError(plotting.PLOT_HINT)
+
+    monkeypatch.setattr(plotting, "_import_matplotlib", missing)
+    assert not plotting.have_matplotlib()
+    rows = [torch.rand(3, 1, 5, 5), torch.rand(2, 3, 5, 5)]
+    path = plotting.save_image_grid(tmp_path / "g.png", rows, row_labels=["a", "b"])
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.size == (3 * 6 + 1, 2 * 6 + 1)
+        pixels = np.asarray(image.convert("RGB"))
+    expected = plotting.tile_images(rows).numpy()
+    assert np.abs(pixels / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ImportError, match="invariant-inr\\[plot\\]"):
+        plotting.plot_rotation(tmp_path / "r.png", torch.zeros(3), torch.zeros(3))
+
+
+def test_read_embeddings_accepts_a_plain_array(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.ones((4, 3), dtype=np.float64))
+    z, labels, ids = cli.read_embeddings(tmp_path / "a.npy")
+    assert z.shape == (4, 3) and z.dtype == torch.float32 and labels is None and ids is None
+    np.save(tmp_path / "b.npy", np.ones(4))
+    with pytest.raises(ValueError, match="shape \\(N, D\\)"):
+        cli.read_embeddings(tmp_path / "b.npy")
