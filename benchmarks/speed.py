@@ -19,7 +19,8 @@ What one run measures (all in the same process and the same minutes, so ratios a
 7. inference throughput of :meth:`IRLINR.encode`.
 
 A train step is ``zero_grad``, the loss, ``backward`` and an Adam update (what :func:`fit` does per
-batch). Timings are round-robin over the configurations (one step of each in turn, ``--repeats``
+batch; ours uses fit's optimizer, fused Adam where supported, the naive step PyTorch's default
+Adam, as research code does; the two updates are also timed alone). Timings are round-robin over the configurations (one step of each in turn, ``--repeats``
 rounds, after a warm-up round) and the median is reported, so a machine whose load drifts
 affects all of them alike.
 
@@ -57,7 +58,7 @@ from torch import Tensor
 from invariant_inr import IRLINR
 from invariant_inr.losses import LossParts
 from invariant_inr.se2 import coordinate_grid, random_pose, transform_images
-from invariant_inr.training import _LossModule
+from invariant_inr.training import _LossModule, _make_adam
 
 __all__ = [
     "OPTIONS",
@@ -149,6 +150,7 @@ def naive_loss(model: IRLINR, images: Tensor, theta: Tensor, tau: Tensor) -> Los
     grid = _naive_grid(height, width, images.device, images.dtype)  # (P, 2)
     posed = torch.stack([_naive_warp(images[i % batch], theta[i], tau[i], grid) for i in range(2 * batch)])
     latent = config.latent_dim
+    normalise = getattr(model.encoder, "_normalise", lambda codes: codes)  # the encoder's batch-norm of z, if any
     if config.pose == "analytic":  # the rule's pose per image, then the canonicalised image into the backbone
         enc_theta, enc_tau, canonical = [], [], []
         with torch.no_grad():
@@ -158,11 +160,10 @@ def naive_loss(model: IRLINR, images: Tensor, theta: Tensor, tau: Tensor) -> Los
                 enc_theta.append(angle)
                 enc_tau.append(-center)
                 canonical.append(_naive_warp(posed[i], angle, -center, grid))
-        out = model.encoder.head(model.encoder.backbone(torch.stack(canonical)))
-        z = out
+        z = normalise(model.encoder.head(model.encoder.backbone(torch.stack(canonical))))
     else:  # the head predicts the centre of mass; the pose follows per sample
         out = model.encoder.head(model.encoder.backbone(posed))
-        z = out[:, :latent]
+        z = normalise(out[:, :latent])
         enc_theta, enc_tau = [], []
         for i in range(2 * batch):
             center = out[i, latent : latent + 2]
@@ -355,8 +356,10 @@ class _Runner:
         self.device = device
         self.model = build_model(args, device)
         self.base_config = self.model.config
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4, weight_decay=5e-4)  # fit()'s defaults
-        self.encoder_optimizer = torch.optim.Adam(self.model.encoder.parameters(), lr=1e-4, weight_decay=5e-4)
+        # fit()'s optimizer (fused Adam where supported); the naive step uses the default Adam of research code
+        self.optimizer = _make_adam(self.model.parameters(), lr=1e-4, weight_decay=5e-4)
+        self.encoder_optimizer = _make_adam(self.model.encoder.parameters(), lr=1e-4, weight_decay=5e-4)
+        self.naive_optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4, weight_decay=5e-4)
         gen = torch.Generator().manual_seed(1)
         self.images = torch.rand(args.batch, args.channels, args.image_size, args.image_size, generator=gen).to(device)
         theta, tau = random_pose(2 * args.batch, self.base_config.translation_std, generator=gen)
@@ -392,14 +395,26 @@ class _Runner:
         self.encoder_optimizer.step()
 
     def naive_step(self) -> None:
-        naive_train_step(self.model, self.images, self.optimizer)
+        naive_train_step(self.model, self.images, self.naive_optimizer)
+
+    def optimizer_steps(self, repeats: int) -> dict[str, Any]:
+        """The Adam update alone, default and fused, on the whole model (gradients of one exact step)."""
+        self.configure()
+        self.train_step("exact", compile=False, bf16=False, channels_last=False)  # leaves gradients in place
+        result: dict[str, Any] = {"parameters": sum(p.numel() for p in self.model.parameters())}
+        for name, optimizer in (("default", self.naive_optimizer), ("fit", self.optimizer)):
+            optimizer.step()
+            times = [_timed(optimizer.step, self.device) for _ in range(repeats)]
+            fused = bool(optimizer.param_groups[0].get("fused"))
+            result[name] = {"fused": fused, "times_s": times, "median_s": statistics.median(times)}
+        return result
 
 
 def _step_configs(args: argparse.Namespace, options: Sequence[str]) -> list[dict[str, Any]]:
     """Name, settings and description of every timed step configuration."""
     fraction, chunk = args.pixel_fraction, args.chunk_size
     configs: list[dict[str, Any]] = [
-        {"name": "naive", "kind": "naive", "what": "naive per-sample reference (item 1)"},
+        {"name": "naive", "kind": "naive", "what": "naive per-sample reference, default Adam (item 1)"},
         {"name": "encoder", "kind": "encoder", "what": "encoder alone: forward+backward of 2B images + Adam (item 5)"},
     ]
     defaults = {"kind": "train", "pixel_fraction": 1.0, "chunk_size": None, "bf16": False, "channels_last": False, "compile": False}
@@ -524,7 +539,7 @@ def peak_memory_child(spec: dict[str, Any]) -> dict[str, Any]:
     device = torch.device(spec["device"])
     args = argparse.Namespace(**spec["model"])
     model = build_model(args, device, chunk_size=spec["chunk_size"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = _make_adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
     loss_module = _LossModule(model)
     gen = torch.Generator().manual_seed(0)
     images = torch.rand(spec["batch"], args.channels, args.image_size, args.image_size, generator=gen).to(device)
@@ -661,6 +676,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["steps"] = steps
     log("INR forward+backward alone")
     report["inr"] = inr_alone(runner, args, max(args.repeats, 2))
+    log("Adam update alone (default and fit's)")
+    report["optimizer"] = runner.optimizer_steps(max(args.repeats, 2))
     log("encode() throughput")
     report["encode"] = encode_throughput(runner, args, max(args.repeats, 2))
     rate_end = gemm_rate(device, gemm_size)
@@ -763,10 +780,12 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"GEMM fp32 {gemm['size']}^3: {gemm['flop_per_s'] / 1e9:.1f} GFLOP/s (start {gemm['flop_per_s_start'] / 1e9:.1f}, end {gemm['flop_per_s_end'] / 1e9:.1f})",
-        f"INR forward+backward: {inr['flops']['total'] / 1e9:.1f} GFLOP in {inr['median_s']:.3f} s = "
+        f"INR forward+backward: {inr['flops']['total'] / 1e9:.3g} GFLOP in {inr['median_s']:.3f} s = "
         f"{inr['achieved_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * summary['inr_fraction_of_gemm']:.0f} % of the GEMM rate; "
         f"{100 * summary['inr_share_of_exact_step']:.0f} % of the exact step",
         f"encode() inference: {report['encode']['images_per_s']:.1f} images/s (batch {report['encode']['batch']})",
+        f"Adam update of {report['optimizer']['parameters'] / 1e6:.1f}M parameters: default {report['optimizer']['default']['median_s']:.3f} s, "
+        f"fit's (fused={report['optimizer']['fit']['fused']}) {report['optimizer']['fit']['median_s']:.3f} s",
     ]
     epoch = summary["epoch_estimate"]
     lines.append(

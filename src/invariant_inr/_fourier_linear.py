@@ -15,6 +15,7 @@ the autocast dtype.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -25,9 +26,23 @@ __all__ = ["fourier_linear"]
 
 
 def _autocast_state(device_type: str) -> tuple[bool, torch.dtype | None]:
-    if device_type not in ("cpu", "cuda") or not torch.is_autocast_enabled(device_type):
+    """Whether autocast is on for ``device_type`` (``"cpu"`` or ``"cuda"``), and its dtype."""
+    if device_type not in ("cpu", "cuda"):
         return False, None
-    return True, torch.get_autocast_dtype(device_type)
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except TypeError:  # PyTorch < 2.4
+        enabled = torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+    if not enabled:
+        return False, None
+    try:
+        return True, torch.get_autocast_dtype(device_type)
+    except AttributeError:  # PyTorch < 2.4
+        return True, torch.get_autocast_cpu_dtype() if device_type == "cpu" else torch.get_autocast_gpu_dtype()
+
+
+def _no_autocast(device_type: str) -> Any:
+    return torch.autocast(device_type, enabled=False) if device_type in ("cpu", "cuda") else contextlib.nullcontext()
 
 
 class _FourierLinear(torch.autograd.Function):
@@ -36,7 +51,7 @@ class _FourierLinear(torch.autograd.Function):
         device_type = points.device.type
         autocast, low_dtype = _autocast_state(device_type)
         num_freq = frequencies.shape[0]
-        with torch.autocast(device_type, enabled=False):
+        with _no_autocast(device_type):
             # (B, P, 2) @ (2, f) -> (B, P, f), then times 2 pi in place (same rounding as FourierFeatures)
             phase = torch.matmul(points, frequencies.to(points.dtype).t()).mul_(2.0 * math.pi)
             compute_dtype = low_dtype if autocast else torch.promote_types(points.dtype, weight.dtype)
@@ -62,7 +77,7 @@ class _FourierLinear(torch.autograd.Function):
         grad_points = grad_freq = grad_weight = grad_bias = None
         num_freq = frequencies.shape[0]
         shared = features.ndim == 2
-        with torch.autocast(points.device.type, enabled=False):
+        with _no_autocast(points.device.type):
             grad = grad_out.to(ctx.compute_dtype)  # (B, P, out)
             if need_weight:
                 if shared:  # (B, out, P) @ (P, 2f) -> (B, out, 2f)

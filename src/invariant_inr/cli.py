@@ -35,6 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ._version import __version__
+from .presets import preset_names
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -313,6 +314,7 @@ _MODEL_OPTIONS = (
     # (flag, IRLINR keyword, type, help)
     ("--latent-dim", "latent_dim", _positive_int, "size d of the code z"),
     ("--encoder", "encoder", str, "encoder backbone: resnet18 (paper) or small (quick CPU CNN)"),
+    ("--encoder-width", "encoder_width", _positive_int, "channels of the first convolution of the small encoder"),
     ("--pose", "pose", str, "learned (paper: the head predicts the pose) or analytic (the rule's pose from the pixels)"),
     ("--canonical-rule", "canonical_rule", str, "com (paper: centre of mass) or moments (principal axis; translation-independent)"),
     ("--num-frequencies", "num_frequencies", _positive_int, "random Fourier frequencies f"),
@@ -324,6 +326,7 @@ _MODEL_OPTIONS = (
      "std of the random translations of the consistency loss, normalised units (1 pixel of a 50x50 image = 2/49)"),
     ("--pixel-fraction", "pixel_fraction", _positive_float, "fraction of pixels per image and step in the reconstruction loss, (0, 1]"),
     ("--consistency", "consistency", str, "consistency distance: cos or mse"),
+    ("--latent-norm", "latent_norm", str, "batch (standardise z over the batch, against collapse) or none (the paper's plain head)"),
     ("--output-activation", "output_activation", str, "identity or sigmoid on the INR output"),
     ("--lambda-recon", "lambda_recon", _non_negative_float, "weight of the reconstruction loss"),
     ("--lambda-consis", "lambda_consis", _non_negative_float, "weight of the consistency loss"),
@@ -337,7 +340,23 @@ _CHOICES = {
     "canonical_rule": ("com", "moments"),
     "consistency": ("cos", "mse"),
     "output_activation": ("identity", "sigmoid"),
+    "latent_norm": ("batch", "none"),
 }
+
+
+def _init_distributed(device: str) -> tuple[bool, str]:
+    """Join the process group when started by ``torchrun`` (``WORLD_SIZE > 1``); returns (distributed, device)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dist = torch.distributed
+    if world <= 1 or not dist.is_available():
+        return False, device
+    if device.startswith("cuda"):
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return True, device
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -345,7 +364,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .presets import preset, training_preset
     from .training import fit
 
-    device = _resolve_device(args.device)
+    distributed, device = _init_distributed(_resolve_device(args.device))
+    if distributed and torch.distributed.get_rank() != 0:
+        args.quiet = True  # one report, from rank 0
     loaded = load_data(args, default_split="train")
     first = loaded.first_image()
     channels, height, width = first.shape
@@ -381,7 +402,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         **fit_kwargs,
     )
     out = Path(args.out)
+    if distributed and torch.distributed.get_rank() != 0:
+        torch.distributed.barrier()
+        return EXIT_OK
     model.save(out)
+    if distributed:
+        torch.distributed.barrier()
     last = {name: history[name][-1] for name in ("total", "recon", "consis", "symm")}
     _say(args, f"{history.epochs} epoch(s) done; last epoch: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items()))
     if args.history:
@@ -684,8 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_arguments(train)
     model_group = train.add_argument_group("model (default: the preset's value)")
-    model_group.add_argument("--preset", choices=("quick", "paper"), default="paper",
-                             help="paper: the paper's ResNet18 model (slow on a CPU); quick: small and fast (default paper)")
+    model_group.add_argument("--preset", choices=preset_names(), default="paper",
+                             help="paper: the paper's ResNet18 model (slow on a CPU); quick: small and fast for 32x32 "
+                             "images; mnist-quick: the quick MNIST(U) protocol's model (see invariant_inr.presets; default paper)")
     for flag, key, kind, text in _MODEL_OPTIONS:
         metavar = None if key in _CHOICES else {_positive_int: "N", _int_list: "W,W,..."}.get(kind, "X")
         model_group.add_argument(flag, dest=key, type=kind, default=None, choices=_CHOICES.get(key), metavar=metavar, help=text)

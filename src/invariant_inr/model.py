@@ -51,6 +51,7 @@ class IRLINRConfig:
     latent_dim: int = 32
     encoder: str = "resnet18"
     encoder_features: int | None = None
+    encoder_width: int = 32
     pose: str = "learned"
     canonical_rule: str = "com"
     num_frequencies: int = 256
@@ -58,6 +59,7 @@ class IRLINRConfig:
     inr_hidden: tuple[int, ...] = (256, 256, 256)
     hyper_hidden: tuple[int, ...] = (256, 256, 256)
     head_hidden: tuple[int, ...] = (512, 512)
+    latent_norm: str = "batch"
     output_activation: str = "identity"
     consistency: str = "cos"
     translation_std: float = 0.1
@@ -98,6 +100,7 @@ class IRLINR(nn.Module):
         encoder: ``"resnet18"`` (paper), ``"small"`` (a quick CPU CNN), or your own ``nn.Module``
             backbone mapping ``(B, C, H, W)`` to ``(B, encoder_features)``.
         encoder_features: the feature size of a custom backbone (required with one).
+        encoder_width: channels of the first convolution of the ``"small"`` encoder.
         pose: ``"learned"`` (paper: the head predicts the pose) or ``"analytic"`` (the rule's pose
             from the pixels; the backbone sees the canonicalised image). See :mod:`invariant_inr.encoders`.
         canonical_rule: ``"com"`` (paper, section 3.4) or ``"moments"`` (translation-independent
@@ -107,6 +110,8 @@ class IRLINR(nn.Module):
         inr_hidden: INR hidden widths (paper: 256, 256, 256).
         hyper_hidden: hypernetwork hidden widths (paper: 256, 256, 256).
         head_hidden: encoder head hidden widths (paper: 512, 512).
+        latent_norm: ``"batch"`` (default, our addition against collapse of ``z``) or ``"none"``
+            (the paper's plain linear output); see :class:`~invariant_inr.encoders.Encoder`.
         output_activation: ``"identity"`` or ``"sigmoid"`` on the INR output.
         consistency: ``"cos"`` (section 3.3.2) or ``"mse"``.
         translation_std: :math:`\sigma` of the random translations of the consistency loss, in
@@ -141,6 +146,7 @@ class IRLINR(nn.Module):
         *,
         encoder: Literal["resnet18", "small"] | nn.Module = "resnet18",
         encoder_features: int | None = None,
+        encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
         canonical_rule: Literal["com", "moments"] = "com",
         num_frequencies: int = 256,
@@ -148,6 +154,7 @@ class IRLINR(nn.Module):
         inr_hidden: Sequence[int] = (256, 256, 256),
         hyper_hidden: Sequence[int] = (256, 256, 256),
         head_hidden: Sequence[int] = (512, 512),
+        latent_norm: Literal["batch", "none"] = "batch",
         output_activation: Literal["identity", "sigmoid"] = "identity",
         consistency: Literal["cos", "mse"] = "cos",
         translation_std: float = 0.1,
@@ -178,6 +185,7 @@ class IRLINR(nn.Module):
             latent_dim=_checks.check_positive_int(latent_dim, "latent_dim", maximum=65536),
             encoder="custom" if custom_backbone else _checks.check_choice(encoder, "encoder", ("resnet18", "small")),
             encoder_features=encoder_features,
+            encoder_width=_checks.check_positive_int(encoder_width, "encoder_width", maximum=4096),
             pose=_checks.check_choice(pose, "pose", ("learned", "analytic")),
             canonical_rule=_checks.check_choice(canonical_rule, "canonical_rule", CANONICAL_RULES),
             num_frequencies=num_frequencies,
@@ -185,6 +193,7 @@ class IRLINR(nn.Module):
             inr_hidden=_widths(inr_hidden, "inr_hidden"),
             hyper_hidden=_widths(hyper_hidden, "hyper_hidden"),
             head_hidden=_widths(head_hidden, "head_hidden"),
+            latent_norm=_checks.check_choice(latent_norm, "latent_norm", ("batch", "none")),
             output_activation=output_activation,
             consistency=_checks.check_choice(consistency, "consistency", ("cos", "mse")),
             translation_std=_checks.check_positive_float(translation_std, "translation_std", allow_zero=True),
@@ -202,7 +211,7 @@ class IRLINR(nn.Module):
             if custom_backbone:
                 backbone, features = encoder, int(encoder_features)  # type: ignore[arg-type]
             else:
-                backbone, features = build_backbone(config.encoder, config.in_channels)
+                backbone, features = build_backbone(config.encoder, config.in_channels, width=config.encoder_width)
             self.encoder = Encoder(
                 backbone,
                 features,
@@ -210,6 +219,7 @@ class IRLINR(nn.Module):
                 pose=config.pose,  # type: ignore[arg-type]
                 rule=config.canonical_rule,
                 head_hidden=config.head_hidden,
+                latent_norm=config.latent_norm,  # type: ignore[arg-type]
             )
             self.fourier = FourierFeatures(config.num_frequencies, config.fourier_sigma, generator=generator)
             self.inr = FunctionalINR(

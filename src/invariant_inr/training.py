@@ -166,7 +166,8 @@ def fit(
     """Train ``model`` with Adam on its IRL-INR loss; returns the per-epoch :class:`History`.
 
     Defaults follow the paper (appendix B): Adam, learning rate 1e-4, weight decay 5e-4 (L2, as
-    ``torch.optim.Adam`` applies it), batch size 128.
+    ``torch.optim.Adam`` applies it), batch size 128. The Adam update is PyTorch's fused one where
+    supported (same algorithm, several times faster on CPU).
 
     Args:
         model: the :class:`IRLINR` to train (in place).
@@ -244,7 +245,7 @@ def fit(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizer = _make_adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_module: nn.Module = _LossModule(model)
     if distributed:
         loss_module = DistributedDataParallel(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
@@ -259,6 +260,8 @@ def fit(
     if checkpoint_path is not None and is_main:  # temporary files of a process killed while writing
         for stale in checkpoint_path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
             stale.unlink(missing_ok=True)
+    if distributed and checkpoint_path is not None and resume:
+        torch.distributed.barrier()  # rank 0 may still be writing last.pt (a previous fit in the same processes)
     if checkpoint_path is not None and resume and checkpoint_path.exists():
         state = _load_training_state(checkpoint_path, model, device)
         optimizer.load_state_dict(state["optimizer"])
@@ -336,6 +339,20 @@ def fit(
         if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, distributed, device):
             break
     return history
+
+
+def _make_adam(params: Any, *, lr: float, weight_decay: float) -> torch.optim.Adam:
+    """``torch.optim.Adam``, fused (one kernel over all parameters) where this PyTorch supports it.
+
+    The fused update is the same algorithm and differs from the default one only by float
+    rounding; it is several times faster on CPU, where the hypernetwork's output layer (~67M
+    parameters at the paper's sizes) makes the optimizer step a sizeable part of a training step.
+    """
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # older PyTorch or unsupported device/dtype
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 class _LossModule(nn.Module):

@@ -1,0 +1,128 @@
+"""``fit`` under ``torchrun --nproc_per_node=2`` on the CPU (gloo backend, localhost only).
+
+The worker script trains a tiny model for 2 epochs with a checkpoint folder shared by both ranks, then
+builds a fresh model and resumes to 3 epochs from that checkpoint, all inside the same two processes.
+Each rank writes its final ``state_dict``, its history, a checksum of the images it was given and the
+list of checkpoint writes it made; the test checks that the run finished, that both ranks end with
+bit-identical weights and buffers although they saw different images, that only rank 0 wrote the
+checkpoint, and that the checkpoint holds rank 0's final weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    import torch
+    import torch.distributed as dist
+    import invariant_inr.training as training
+    from invariant_inr import IRLINR, fit
+
+    out_dir = sys.argv[1]
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+
+    writes = []
+    real_save = training.atomic_save
+
+    def recording_save(obj, path):
+        writes.append(str(path))
+        return real_save(obj, path)
+
+    training.atomic_save = recording_save
+
+    def build():
+        model = IRLINR(1, 12, 4, encoder="small", num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,), head_hidden=(32,))
+        seen = []
+        real_loss = model.loss
+
+        def loss(images, **kwargs):
+            seen.append(float(images.double().sum()))
+            return real_loss(images, **kwargs)
+
+        model.loss = loss
+        return model, seen
+
+    images = torch.rand(24, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    checkpoint_dir = os.path.join(out_dir, "ckpt")
+    model, seen = build()
+    first = fit(model, images, epochs=2, batch_size=4, progress=False, checkpoint_dir=checkpoint_dir)
+    model, seen_resumed = build()  # a fresh model: everything must come from the checkpoint
+    second = fit(model, images, epochs=3, batch_size=4, progress=False, checkpoint_dir=checkpoint_dir)
+    torch.save(model.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
+        json.dump(
+            {"rank": rank, "world": world, "writes": writes, "first": first["total"], "second": second["total"],
+             "seen": seen, "seen_resumed": seen_resumed},
+            handle,
+        )
+    dist.destroy_process_group()
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_torchrun_two_cpu_ranks_end_identical(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nproc_per_node=2", "--nnodes=1", "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+        str(script), str(tmp_path),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["world"] for r in reports] == [2, 2]
+    states = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1)]
+    # identical parameters AND buffers (BatchNorm statistics) on both ranks, bit for bit
+    assert states[0].keys() == states[1].keys()
+    different = [key for key in states[0] if not torch.equal(states[0][key], states[1][key])]
+    assert different == []
+    # ...although each rank trained on its own shard of the data (DistributedSampler)
+    assert len(reports[0]["seen"]) == len(reports[1]["seen"]) == 2 * 3  # 24 images / 2 ranks / batch 4, 2 epochs
+    assert sorted(reports[0]["seen"]) != sorted(reports[1]["seen"])
+    # the weights moved: training happened
+    fresh = _fresh_state()
+    assert any(not torch.equal(fresh[key], states[0][key]) for key in fresh if fresh[key].is_floating_point())
+    # only rank 0 wrote checkpoints: one per epoch of each fit
+    checkpoint = str(tmp_path / "ckpt" / "last.pt")
+    assert reports[0]["writes"] == [checkpoint] * 3
+    assert reports[1]["writes"] == []
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["epoch"] == 3
+    assert all(torch.equal(saved["model"]["state_dict"][key], states[0][key]) for key in states[0])
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["last.pt"]
+    # the losses are averaged over ranks, so both ranks report the same history; the resumed fit
+    # continued from epoch 2 (one epoch of steps) and kept the first two epochs
+    assert reports[0]["first"] == reports[1]["first"] and len(reports[0]["first"]) == 2
+    assert reports[0]["second"] == reports[1]["second"]
+    assert reports[0]["second"][:2] == reports[0]["first"] and len(reports[0]["second"]) == 3
+    assert len(reports[0]["seen_resumed"]) == 3
+
+
+def _fresh_state() -> dict:
+    from invariant_inr import IRLINR
+
+    model = IRLINR(1, 12, 4, encoder="small", num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,), head_hidden=(32,))
+    return model.state_dict()
