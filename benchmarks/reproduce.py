@@ -12,8 +12,10 @@ Protocols::
     MNIST(U) (digits in 50 x 50, rotation ~ U[0, 2 pi), translation ~ N(0, 5^2) pixels) with
     10,000 training images from the MNIST train split and 2,000 test images from the test split
     (seeded random subsets). The model is the named preset of :mod:`invariant_inr.presets`
-    (``--preset``, default ``quick``); training stops after the epoch in which ``--time-limit``
-    seconds (default 1200) have passed.
+    (``--preset``, default ``quick``). Training runs in chunks of 25 steps (``fit``'s
+    ``max_steps_per_epoch``; each chunk draws from a fresh shuffle of the training set, and the
+    history counts chunks as epochs) and stops after the chunk in which ``--time-limit`` seconds
+    (default 1200) have passed.
 ``full``
     The paper's settings (appendices A-B): 60,000 / 10,000 images, the ``paper`` preset (ResNet18,
     learned pose, centre-of-mass rule), Adam with learning rate 1e-4, weight decay 5e-4, batch size
@@ -101,10 +103,11 @@ FALLBACK_MODEL: dict[str, Any] = dict(
 )
 FALLBACK_FIT: dict[str, Any] = dict(batch_size=64, lr=3e-4, weight_decay=0.0)
 
-# SCAN on z (paper: SCAN's defaults, 20 neighbours, entropy weight 5). A larger learning rate than
-# SCAN's 1e-4 because the head here is trained for minutes, not hours.
+# SCAN on z: SCAN's 20 neighbours and entropy weight 5; a learning rate of 1e-2 instead of SCAN's
+# 1e-4 and 50 + 15 epochs, because the head here is trained for seconds, not hours (on PCA-32 features
+# of MNIST(U) this reached the accuracy of 125 epochs at lr 1e-3 in a third of the time).
 SCAN_DEFAULTS: dict[str, Any] = dict(
-    num_neighbors=20, entropy_weight=5.0, epochs=100, self_label_epochs=25, lr=1e-3, batch_size=256, num_heads=3
+    num_neighbors=20, entropy_weight=5.0, epochs=50, self_label_epochs=15, lr=1e-2, batch_size=512, num_heads=3
 )
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
@@ -113,6 +116,9 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "test_size": 2_000,
         "time_limit": 1200.0,
         "epochs": 10_000,  # the time limit does the cut
+        # fit() checks the time limit after each epoch; cutting an "epoch" at 25 steps (each one a fresh
+        # shuffle of the training set) checks it every 25 steps and checkpoints as often
+        "max_steps_per_epoch": 25,
         "preset": "quick",
         "dims": None,  # the preset's latent_dim
         "device": "cpu",
@@ -127,6 +133,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "test_size": 10_000,
         "time_limit": None,
         "epochs": 200,  # paper, appendix B
+        "max_steps_per_epoch": None,
         "preset": "paper",
         "dims": (32, 64, 128, 256, 512),  # paper, Table 4
         "device": "auto",
@@ -141,6 +148,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "test_size": 200,
         "time_limit": 20.0,
         "epochs": 10_000,
+        "max_steps_per_epoch": None,
         "preset": "quick",
         "dims": None,
         "device": "cpu",
@@ -396,6 +404,8 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     model_kwargs.update(proto["model_overrides"])
     model_kwargs.update(overrides["model"])
     fit_kwargs = {"epochs": proto["epochs"], **fit_kwargs, **overrides["fit"]}
+    if proto["max_steps_per_epoch"] is not None:
+        fit_kwargs.setdefault("max_steps_per_epoch", proto["max_steps_per_epoch"])
     scan_kwargs = {**SCAN_DEFAULTS, **proto["scan_overrides"], **overrides["scan"]}
     scan_runs = int(scan_kwargs.pop("runs", proto["scan_runs"]))
     time_limit = proto["time_limit"] if args.time_limit is None else (args.time_limit if args.time_limit > 0 else None)
@@ -505,17 +515,27 @@ def train_model(tag: str, model_kwargs: dict[str, Any], settings: dict[str, Any]
         **fit_kwargs,
     )
     model.save(out / f"model_{tag}.pt")
+    batch_size = int(fit_kwargs.get("batch_size", 128))
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    if fit_kwargs.get("max_steps_per_epoch"):
+        steps_per_epoch = min(steps_per_epoch, int(fit_kwargs["max_steps_per_epoch"]))
+    images_seen = history.epochs * min(len(train), steps_per_epoch * batch_size)
     record = {
         "epochs": history.epochs,
         "resumed_from_epoch": done_epochs,
         "train_seconds": float(sum(history["epoch_time"])),
-        "steps_per_epoch": math.ceil(len(train) / int(fit_kwargs.get("batch_size", 128))),
+        "steps_per_epoch": steps_per_epoch,
+        "steps": history.epochs * steps_per_epoch,
+        "passes_over_training_set": images_seen / len(train),
         "final_losses": {key: values[-1] for key, values in history.items() if values and key != "epoch_time"},
         "history": dict(history),
         "model_config": model.config.to_dict(),
         "num_parameters": sum(p.numel() for p in model.parameters()),
     }
-    log(f"{tag}: {record['epochs']} epochs in {record['train_seconds']:.0f} s; final losses {record['final_losses']}")
+    log(
+        f"{tag}: {record['epochs']} epochs ({record['steps']} steps, {record['passes_over_training_set']:.2f} passes over the "
+        f"data) in {record['train_seconds']:.0f} s; final losses {record['final_losses']}"
+    )
     return model, record
 
 
@@ -742,7 +762,9 @@ def render_markdown(results: dict[str, Any]) -> str:
     limit = settings["time_limit_per_model"]
     budget = "none" if limit is None else f"{limit:g} s"
     train_times = ", ".join(
-        f"`{tag}` {rec['training']['epochs']} epochs in {rec['training']['train_seconds']:.0f} s" for tag, rec in models.items()
+        f"`{tag}` {rec['training']['steps']} steps ({rec['training']['passes_over_training_set']:.2f} passes over the training "
+        f"images) in {rec['training']['train_seconds']:.0f} s"
+        for tag, rec in models.items()
     )
     lines += [
         "## Protocol",
@@ -754,7 +776,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"d = {settings['dims']}; options `{json.dumps(_jsonable(settings['model']))}`.",
         f"- Training: `{json.dumps(_jsonable(settings['fit']))}`, budget per model "
         f"{budget} "
-        f"(training stops after the epoch in which it runs out); {train_times or 'no model trained'}.",
+        f"(training stops after the epoch, or chunk of `max_steps_per_epoch` steps, in which it runs out); "
+        f"{train_times or 'no model trained'}.",
         f"- SCAN: `{json.dumps(_jsonable(settings['scan']))}`, {settings['scan_runs']} seeds"
         + (" (skipped)" if settings["skip_scan"] else "")
         + f"; k-means seeds {settings['kmeans_seeds']}.",

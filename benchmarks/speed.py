@@ -20,9 +20,11 @@ What one run measures (all in the same process and the same minutes, so ratios a
 
 A train step is ``zero_grad``, the loss, ``backward`` and an Adam update (what :func:`fit` does per
 batch; ours uses fit's optimizer, fused Adam where supported, the naive step PyTorch's default
-Adam, as research code does; the two updates are also timed alone). Timings are round-robin over the configurations (one step of each in turn, ``--repeats``
-rounds, after a warm-up round) and the median is reported, so a machine whose load drifts
-affects all of them alike.
+Adam, as research code does; the two updates are also timed alone). Timings are round-robin
+over the configurations (one step of each in turn, ``--repeats`` rounds, after a warm-up round
+unless ``--no-warmup``) and the median is reported, so a machine whose load drifts affects all of
+them alike. ``all`` combines the options that can pay on the device (bfloat16 only where it is
+native; on a CPU without it, the ``bf16`` step is timed once).
 
 Usage::
 
@@ -58,7 +60,7 @@ from torch import Tensor
 from invariant_inr import IRLINR
 from invariant_inr.losses import LossParts
 from invariant_inr.se2 import coordinate_grid, random_pose, transform_images
-from invariant_inr.training import _LossModule, _make_adam
+from invariant_inr.training import _LossModule, _make_adam, _native_bf16
 
 __all__ = [
     "OPTIONS",
@@ -380,7 +382,9 @@ class _Runner:
         loss_fn: Callable[[Tensor], LossParts] = self.loss_module
         if compile:
             if name not in self.compiled:
-                self.compiled[name] = torch.compile(_LossModule(self.model))
+                # dynamic=False: the configurations share one code object; without it, the changed
+                # pixel_fraction between them would be traced as a symbolic float
+                self.compiled[name] = torch.compile(_LossModule(self.model), dynamic=False)
             loss_fn = self.compiled[name]
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -410,8 +414,12 @@ class _Runner:
         return result
 
 
-def _step_configs(args: argparse.Namespace, options: Sequence[str]) -> list[dict[str, Any]]:
-    """Name, settings and description of every timed step configuration."""
+def _step_configs(args: argparse.Namespace, options: Sequence[str], *, native_bf16: bool) -> list[dict[str, Any]]:
+    """Name, settings and description of every timed step configuration.
+
+    ``all`` combines the options that can pay on this device: bfloat16 only where it is native.
+    Without native bfloat16 the ``bf16`` step is timed once, without warm-up (it is emulated, slow).
+    """
     fraction, chunk = args.pixel_fraction, args.chunk_size
     configs: list[dict[str, Any]] = [
         {"name": "naive", "kind": "naive", "what": "naive per-sample reference, default Adam (item 1)"},
@@ -422,16 +430,22 @@ def _step_configs(args: argparse.Namespace, options: Sequence[str]) -> list[dict
     settings = {
         "pixels": {"pixel_fraction": fraction, "what": f"ours, pixel_fraction={fraction}"},
         "chunk": {"chunk_size": chunk, "what": f"ours, chunk_size={chunk} (recompute in backward)"},
-        "bf16": {"bf16": True, "what": "ours, bfloat16 autocast"},
+        "bf16": {
+            "bf16": True,
+            "what": "ours, bfloat16 autocast" + ("" if native_bf16 else " (emulated here: no native bf16; 1 run)"),
+            **({} if native_bf16 else {"max_repeats": 1, "warmup": False}),
+        },
         "channels_last": {"channels_last": True, "what": "ours, channels_last"},
         "compile": {"compile": True, "what": "ours, torch.compile of the loss"},
         "all": {
             "pixel_fraction": fraction,
             "chunk_size": chunk,
-            "bf16": True,
+            "bf16": native_bf16,
             "channels_last": True,
             "compile": "compile" in options,
-            "what": "ours, all options together" + ("" if "compile" in options else " (without compile)"),
+            "what": "ours, all options together"
+            + ("" if native_bf16 else ", bf16 left out (not native here)")
+            + ("" if "compile" in options else ", without compile"),
         },
     }
     for name in options:
@@ -441,7 +455,9 @@ def _step_configs(args: argparse.Namespace, options: Sequence[str]) -> list[dict
     return configs
 
 
-def run_steps(runner: _Runner, configs: list[dict[str, Any]], repeats: int, naive_repeats: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+def run_steps(
+    runner: _Runner, configs: list[dict[str, Any]], repeats: int, naive_repeats: int, log: Callable[[str], None], *, warmup: bool = True
+) -> dict[str, dict[str, Any]]:
     """Warm-up round, then ``repeats`` round-robin rounds; the naive step runs in ``naive_repeats`` of them."""
     results: dict[str, dict[str, Any]] = {config["name"]: {"what": config["what"], "times_s": []} for config in configs}
 
@@ -459,13 +475,16 @@ def run_steps(runner: _Runner, configs: list[dict[str, Any]], repeats: int, naiv
             runner.device,
         )
 
-    for config in configs:  # warm-up (and compilation)
-        seconds = one(config)
-        results[config["name"]]["first_call_s"] = seconds
-        log(f"  warm-up {config['name']:<14} {seconds:8.3f} s")
+    for config in configs:  # warm-up (and compilation; always for compiled configurations)
+        if config.get("compile") or (warmup and config.get("warmup", True)):
+            seconds = one(config)
+            results[config["name"]]["first_call_s"] = seconds
+            log(f"  warm-up {config['name']:<14} {seconds:8.3f} s")
     for round_index in range(repeats):
         for config in configs:
             if config["kind"] == "naive" and round_index >= naive_repeats:
+                continue
+            if round_index >= config.get("max_repeats", repeats):
                 continue
             seconds = one(config)
             results[config["name"]]["times_s"].append(seconds)
@@ -477,7 +496,7 @@ def run_steps(runner: _Runner, configs: list[dict[str, Any]], repeats: int, naiv
     return results
 
 
-def inr_alone(runner: _Runner, args: argparse.Namespace, repeats: int) -> dict[str, Any]:
+def inr_alone(runner: _Runner, args: argparse.Namespace, repeats: int, gemm_size: int) -> dict[str, Any]:
     """Item 4: the INR's forward+backward (Fourier features, INR, reconstruction loss) on fixed weights and points."""
     model, device = runner.model, runner.device
     runner.configure()
@@ -503,10 +522,19 @@ def inr_alone(runner: _Runner, args: argparse.Namespace, repeats: int) -> dict[s
         (out - targets).pow(2).sum(-1).mean().backward()
 
     _timed(step, device)
-    times = [_timed(step, device) for _ in range(repeats)]
     flops = inr_flops(model, batch2, args.image_size**2, points_grad=points_grad)
+    times, fractions = [], []
+    for _ in range(repeats):  # each INR step paired with a GEMM measurement right after it
+        times.append(_timed(step, device))
+        fractions.append(flops["total"] / times[-1] / gemm_rate(device, gemm_size, repeats=2))
     median = statistics.median(times)
-    return {"times_s": times, "median_s": median, "flops": flops, "achieved_flop_per_s": flops["total"] / median}
+    return {
+        "times_s": times,
+        "median_s": median,
+        "flops": flops,
+        "achieved_flop_per_s": flops["total"] / median,
+        "fraction_of_paired_gemm": statistics.median(fractions),
+    }
 
 
 def encode_throughput(runner: _Runner, args: argparse.Namespace, repeats: int) -> dict[str, Any]:
@@ -598,6 +626,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hyper-hidden", type=int, nargs="+", default=[256, 256, 256])
     parser.add_argument("--head-hidden", type=int, nargs="+", default=[512, 512])
     parser.add_argument("--repeats", type=int, default=3, help="timed round-robin rounds (after one warm-up round)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up round (compiled configurations still get one)")
+    parser.add_argument("--memory-only", action="store_true", help="run item 6 only")
     parser.add_argument("--naive-repeats", type=int, default=None, help="rounds that include the naive step (default: all)")
     parser.add_argument("--pixel-fraction", type=float, default=0.1, help="fraction of pixels of the 'pixels' option")
     parser.add_argument("--chunk-size", type=int, default=512, help="points per chunk of the 'chunk' option")
@@ -659,31 +689,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(device),
         "settings": {key: value for key, value in vars(args).items() if key != "memory_child"},
+        "native_bf16": _native_bf16(device),
     }
     log(f"machine: {report['machine']['cpu']}, torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
-    rate_start = gemm_rate(device, gemm_size)
-    log(f"GEMM {gemm_size}^3 fp32: {rate_start / 1e9:.1f} GFLOP/s")
+    if not args.memory_only:
+        rate_start = gemm_rate(device, gemm_size)
+        log(f"GEMM {gemm_size}^3 fp32: {rate_start / 1e9:.1f} GFLOP/s")
 
-    runner = _Runner(args, device)
-    report["model"] = {
-        "parameters": sum(p.numel() for p in runner.model.parameters()),
-        "inr_params_per_sample": runner.model.inr.num_params,
-        "config": runner.base_config.to_dict(),
-    }
-    configs = _step_configs(args, args.options)
-    log("timing train steps (round-robin): " + ", ".join(config["name"] for config in configs))
-    steps = run_steps(runner, configs, args.repeats, args.naive_repeats, log)
-    report["steps"] = steps
-    log("INR forward+backward alone")
-    report["inr"] = inr_alone(runner, args, max(args.repeats, 2))
-    log("Adam update alone (default and fit's)")
-    report["optimizer"] = runner.optimizer_steps(max(args.repeats, 2))
-    log("encode() throughput")
-    report["encode"] = encode_throughput(runner, args, max(args.repeats, 2))
-    rate_end = gemm_rate(device, gemm_size)
-    report["gemm"] = {"size": gemm_size, "flop_per_s_start": rate_start, "flop_per_s_end": rate_end, "flop_per_s": max(rate_start, rate_end)}
-    del runner
-    gc.collect()
+        runner = _Runner(args, device)
+        report["model"] = {
+            "parameters": sum(p.numel() for p in runner.model.parameters()),
+            "inr_params_per_sample": runner.model.inr.num_params,
+            "config": runner.base_config.to_dict(),
+        }
+        configs = _step_configs(args, args.options, native_bf16=_native_bf16(device))
+        log("timing train steps (round-robin): " + ", ".join(config["name"] for config in configs))
+        steps = run_steps(runner, configs, args.repeats, args.naive_repeats, log, warmup=not args.no_warmup)
+        report["steps"] = steps
+        log("INR forward+backward alone")
+        report["inr"] = inr_alone(runner, args, max(args.repeats, 3), gemm_size)
+        log("Adam update alone (default and fit's)")
+        report["optimizer"] = runner.optimizer_steps(max(args.repeats, 2))
+        log("encode() throughput")
+        report["encode"] = encode_throughput(runner, args, max(args.repeats, 2))
+        rate_end = gemm_rate(device, gemm_size)
+        report["gemm"] = {"size": gemm_size, "flop_per_s_start": rate_start, "flop_per_s_end": rate_end, "flop_per_s": max(rate_start, rate_end)}
+        del runner
+        gc.collect()
 
     if not args.no_memory:
         memory: dict[str, Any] = {"batch": args.memory_batch, "channels": args.memory_channels, "latent_dim": args.memory_latent_dim}
@@ -719,31 +751,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def summarize(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The headline ratios and the targets of issue 4."""
-    steps = report["steps"]
-    encoder = steps["encoder"]["median_s"]
-    naive = steps["naive"]["median_s"]
-    exact = steps["exact"]["median_s"]
-    summary: dict[str, Any] = {
-        "step_over_encoder": {name: entry["median_s"] / encoder for name, entry in steps.items()},
-        "naive_over_step": {name: naive / entry["median_s"] for name, entry in steps.items()},
-        "images_per_s": {name: args.batch / entry["median_s"] for name, entry in steps.items()},
-    }
-    gemm = report["gemm"]["flop_per_s"]
-    summary["inr_fraction_of_gemm"] = report["inr"]["achieved_flop_per_s"] / gemm
-    summary["inr_share_of_exact_step"] = report["inr"]["median_s"] / exact
-    fastest = min((name for name in steps if name not in ("naive", "encoder")), key=lambda name: steps[name]["median_s"])
-    steps_per_epoch = math.ceil(args.epoch_images / args.batch)
-    naive_steps = math.ceil(args.naive_images / args.batch)
-    summary["epoch_estimate"] = {
-        "method": "computed: measured median step time x steps (ceil(images / batch)); data loading not included",
-        "epoch_images": args.epoch_images,
-        "naive_images": args.naive_images,
-        "exact_epoch_s": steps_per_epoch * exact,
-        "fastest_option": fastest,
-        "fastest_epoch_s": steps_per_epoch * steps[fastest]["median_s"],
-        "naive_time_for_naive_images_s": naive_steps * naive,
-        "naive_epoch_s": steps_per_epoch * naive,
-    }
+    summary: dict[str, Any] = {}
+    if "steps" in report:
+        summary.update(_summarize_steps(report, args))
     memory = report.get("memory")
     if memory:
         runs = [run for run in memory["runs"] if "step" in run]
@@ -759,15 +769,39 @@ def summarize(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
     return summary
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The human-readable table."""
-    machine, summary, steps = report["machine"], report["summary"], report["steps"]
+def _summarize_steps(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    steps = report["steps"]
+    encoder = steps["encoder"]["median_s"]
+    naive = steps["naive"]["median_s"]
+    exact = steps["exact"]["median_s"]
+    summary = {
+        "step_over_encoder": {name: entry["median_s"] / encoder for name, entry in steps.items()},
+        "naive_over_step": {name: naive / entry["median_s"] for name, entry in steps.items()},
+        "images_per_s": {name: args.batch / entry["median_s"] for name, entry in steps.items()},
+    }
+    gemm = report["gemm"]["flop_per_s"]
+    summary["inr_fraction_of_gemm"] = report["inr"]["achieved_flop_per_s"] / gemm
+    summary["inr_fraction_of_paired_gemm"] = report["inr"]["fraction_of_paired_gemm"]
+    summary["inr_share_of_exact_step"] = report["inr"]["median_s"] / exact
+    fastest = min((name for name in steps if name not in ("naive", "encoder")), key=lambda name: steps[name]["median_s"])
+    steps_per_epoch = math.ceil(args.epoch_images / args.batch)
+    naive_steps = math.ceil(args.naive_images / args.batch)
+    summary["epoch_estimate"] = {
+        "method": "computed: measured median step time x steps (ceil(images / batch)); data loading not included",
+        "epoch_images": args.epoch_images,
+        "naive_images": args.naive_images,
+        "exact_epoch_s": steps_per_epoch * exact,
+        "fastest_option": fastest,
+        "fastest_epoch_s": steps_per_epoch * steps[fastest]["median_s"],
+        "naive_time_for_naive_images_s": naive_steps * naive,
+        "naive_epoch_s": steps_per_epoch * naive,
+    }
+    return summary
+
+
+def _format_steps(report: dict[str, Any]) -> list[str]:
+    summary, steps = report["summary"], report["steps"]
     lines = [
-        f"invariant-inr speed benchmark, {report['date']}",
-        f"machine: {machine['cpu']} ({machine['logical_cpus']} logical CPUs, {machine['cpu_flags']}), "
-        f"{machine['platform']}, torch {machine['torch']}, {machine['torch_threads']} threads, device {machine['device']}"
-        + (f" ({machine['gpu']})" if "gpu" in machine else ""),
-        f"command: {report['command']}",
         "",
         f"{'configuration':<15}{'median s':>10}{'min s':>9}{'img/s':>9}{'x encoder':>11}{'naive /':>9}  what",
     ]
@@ -781,7 +815,8 @@ def format_report(report: dict[str, Any]) -> str:
         "",
         f"GEMM fp32 {gemm['size']}^3: {gemm['flop_per_s'] / 1e9:.1f} GFLOP/s (start {gemm['flop_per_s_start'] / 1e9:.1f}, end {gemm['flop_per_s_end'] / 1e9:.1f})",
         f"INR forward+backward: {inr['flops']['total'] / 1e9:.3g} GFLOP in {inr['median_s']:.3f} s = "
-        f"{inr['achieved_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * summary['inr_fraction_of_gemm']:.0f} % of the GEMM rate; "
+        f"{inr['achieved_flop_per_s'] / 1e9:.1f} GFLOP/s = {100 * summary['inr_fraction_of_gemm']:.0f} % of the best GEMM rate "
+        f"({100 * summary['inr_fraction_of_paired_gemm']:.0f} % of a GEMM timed right after each INR step); "
         f"{100 * summary['inr_share_of_exact_step']:.0f} % of the exact step",
         f"encode() inference: {report['encode']['images_per_s']:.1f} images/s (batch {report['encode']['batch']})",
         f"Adam update of {report['optimizer']['parameters'] / 1e6:.1f}M parameters: default {report['optimizer']['default']['median_s']:.3f} s, "
@@ -793,6 +828,21 @@ def format_report(report: dict[str, Any]) -> str:
         f"{epoch['fastest_option']} {epoch['fastest_epoch_s'] / 60:.1f} min; naive for {epoch['naive_images']} images "
         f"{epoch['naive_time_for_naive_images_s'] / 60:.1f} min (naive epoch {epoch['naive_epoch_s'] / 60:.1f} min)"
     )
+    return lines
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable table."""
+    machine, summary = report["machine"], report["summary"]
+    lines = [
+        f"invariant-inr speed benchmark, {report['date']}",
+        f"machine: {machine['cpu']} ({machine['logical_cpus']} logical CPUs, {machine['cpu_flags']}), "
+        f"{machine['platform']}, torch {machine['torch']}, {machine['torch_threads']} threads, device {machine['device']}"
+        + (f" ({machine['gpu']})" if "gpu" in machine else ""),
+        f"command: {report['command']}",
+    ]
+    if "steps" in report:
+        lines += _format_steps(report)
     memory = report.get("memory")
     if memory:
         lines += ["", f"peak memory (B={memory['batch']}, C={memory['channels']}, d={memory['latent_dim']}, encoder {memory['encoder']}, fresh subprocess each):"]

@@ -813,27 +813,18 @@ OTHER_CASES = [] if _metrics is None else [
     ("as_dataset-str", lambda f: _datasets.as_dataset("folder/"), TypeError, r"data must be a tensor or numpy array .* got str"),
 ]
 
-_open_issue = pytest.mark.xfail(strict=False, reason="reported to the module's author: no clear error yet")
-
-OTHER_OPEN_CASES = [] if _metrics is None else [
-    ("circular_correlation-constant-input-gives-nan", lambda f: _metrics.circular_correlation(torch.zeros(5), torch.rand(5)), ValueError,
+OTHER_CASES += [] if _metrics is None else [
+    ("circular_correlation-constant-input", lambda f: _metrics.circular_correlation(torch.zeros(5), torch.rand(5)), ValueError,
      r"constant|variance"),
-    ("circular_correlation-one-sample-gives-nan", lambda f: _metrics.circular_correlation(torch.rand(1), torch.rand(1)), ValueError,
+    ("circular_correlation-one-sample", lambda f: _metrics.circular_correlation(torch.rand(1), torch.rand(1)), ValueError,
      r"at least 2"),
-    ("embed_digits-empty-batch-accepted", lambda f: _datasets.embed_digits(torch.zeros(0, 28, 28), 50), ValueError, r"empty"),
-    ("embed_digits-nan-accepted", lambda f: _datasets.embed_digits(torch.full((2, 28, 28), NAN), 50), ValueError, r"NaN"),
-    ("MNISTU-bad-size-reported-as-missing-files", lambda f: _datasets.MNISTU(f.mktemp("m"), size=-5), ValueError, r"size"),
+    ("embed_digits-empty-batch", lambda f: _datasets.embed_digits(torch.zeros(0, 28, 28), 50), ValueError, r"empty"),
+    ("embed_digits-nan", lambda f: _datasets.embed_digits(torch.full((2, 28, 28), NAN), 50), ValueError, r"NaN"),
+    ("MNISTU-bad-size", lambda f: _datasets.MNISTU(f.mktemp("m"), size=-5), ValueError, r"size"),
 ]
 
 
 @_needs_modules
 @pytest.mark.parametrize("thunk, error, match", [pytest.param(t, e, m, id=i) for i, t, e, m in OTHER_CASES])
 def test_metrics_cluster_datasets_reject_bad_input(thunk, error, match, tmp_path_factory):
-    check_rejects(lambda: thunk(tmp_path_factory), error, match)
-
-
-@_needs_modules
-@_open_issue
-@pytest.mark.parametrize("thunk, error, match", [pytest.param(t, e, m, id=i) for i, t, e, m in OTHER_OPEN_CASES])
-def test_metrics_cluster_datasets_open_issues(thunk, error, match, tmp_path_factory):
     check_rejects(lambda: thunk(tmp_path_factory), error, match)

@@ -14,7 +14,7 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from invariant_inr import testing
+from invariant_inr import center, se2, testing
 from invariant_inr.center import (
     CANONICAL_RULES,
     canonical_pose,
@@ -306,3 +306,26 @@ def test_center_functions_reject_bad_input():
         pose_from_center_of_mass(torch.zeros(2, 3))
     with pytest.raises(TypeError, match="center"):
         pose_from_center_of_mass(torch.zeros(2, 2, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("shape", ["square", "ellipse", "heart"])
+def test_harmonic_rule_canonicalises_rotated_sprites_alike(shape):
+    """Rotated and shifted copies of a sprite canonicalise to the same image up to interpolation."""
+    from invariant_inr import make_sprites
+
+    sprites = make_sprites(30, size=32, shapes=(shape,), seed=2)
+    theta, tau = se2.random_pose(30, 0.05, generator=torch.Generator().manual_seed(3))
+    moved = se2.transform_images(sprites.images, theta, tau)
+    first = center.canonicalize(sprites.images, rule="harmonic")
+    second = center.canonicalize(moved, rule="harmonic")
+    relative = (first - second).abs().flatten(1).sum(1) / first.abs().flatten(1).sum(1)
+    assert float(relative.max()) < 0.25  # interpolation only; a wrong turn of the shape gives > 0.5
+
+
+def test_harmonics_rotate_with_the_image():
+    """Harmonic k is multiplied by exp(i k alpha) when the image turns by alpha (exact for quarter turns)."""
+    images = torch.rand(3, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    real, imag = center.angular_harmonics(images)
+    turned_real, turned_imag = center.angular_harmonics(torch.rot90(images, 1, dims=(-2, -1)))
+    c = torch.complex(real, imag) * torch.exp(1j * torch.arange(1, 5, dtype=torch.float64) * math.pi / 2)
+    assert torch.allclose(torch.complex(turned_real, turned_imag), c, atol=1e-10)

@@ -13,6 +13,7 @@ import torch
 from invariant_inr.datasets import write_idx
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.slow  # each example trains a small model end to end (seconds to tens of seconds)
 
 
 @pytest.fixture()

@@ -122,7 +122,10 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
     # one model per rule, with Tables 1-3
     assert set(data["models"]) == {"com", "moments"} and data["main_models"] == ["com", "moments"]
     for rule, record in data["models"].items():
-        assert record["training"]["epochs"] >= 1 and record["training"]["model_config"]["canonical_rule"] == rule
+        training = record["training"]
+        assert training["epochs"] >= 1 and training["model_config"]["canonical_rule"] == rule
+        assert training["steps"] == training["epochs"] * 3  # 96 images in batches of 32
+        assert math.isclose(training["passes_over_training_set"], training["epochs"])
         assert set(record["pose"]) == POSE_KEYS
         assert -1.0 <= record["pose"]["rotation_circular_correlation"] <= 1.0
         _check_scores(record["clustering"]["kmeans"], seeds)
@@ -172,6 +175,7 @@ def test_settings_per_protocol(tmp_path: Path) -> None:
     quick = reproduce.resolve_settings(parse(["quick"]))
     assert (quick["train_size"], quick["test_size"], quick["time_limit_per_model"]) == (10_000, 2_000, 1200.0)
     assert quick["model"]["encoder"] and len(quick["rules"]) == 1
+    assert quick["fit"]["max_steps_per_epoch"] == 25 and quick["fit"]["epochs"] >= 1000  # the time limit cuts
     full = reproduce.resolve_settings(parse(["full", "--rule", "both", "--time-limit", "0"]))
     assert (full["train_size"], full["test_size"], full["dims"]) == (60_000, 10_000, [32, 64, 128, 256, 512])
     assert full["model"]["encoder"] == "resnet18" and full["model"]["pose"] == "learned"

@@ -7,7 +7,7 @@ pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invarian
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
 """
 
-from . import cluster, datasets, metrics, se2, testing
+from . import cluster, datasets, metrics, presets, se2, testing
 from ._checks import checks_disabled, checks_enabled, set_checks_enabled
 from ._version import __version__
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
@@ -39,6 +39,7 @@ from .datasets import (
 from .encoders import Encoder, Encoding, SmallCNN, resnet18_backbone
 from .fourier import FourierFeatures
 from .hyper import HyperMLP
+from .inference import encode_all
 from .inr import FunctionalINR, evaluate_in_chunks
 from .losses import LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
 from .metrics import (
@@ -55,6 +56,7 @@ from .metrics import (
     unwrap_to_nearest,
 )
 from .model import IRLINR, IRLINRConfig
+from .presets import preset, training_preset
 from .se2 import (
     ImageTransform,
     compose,
@@ -69,6 +71,10 @@ from .se2 import (
 from .training import History, fit, make_loader, seed_everything
 
 __all__ = [
+    "encode_all",
+    "preset",
+    "presets",
+    "training_preset",
     "testing",
     "SCAN",
     "ClusteringHead",

@@ -19,6 +19,17 @@ Two rules pick the canonical pose :math:`(\theta, \tau)` of an image :math:`J`, 
     ill-defined axis or sign; the rule then returns some valid pose, but it is not stable
     under small changes of the image.
 
+``"harmonic"`` (translation-independent, adapts to the object's symmetry)
+    :math:`\tau = -m`; about the centre of mass, with :math:`u = (x - m_x) + i(y - m_y) = \rho e^{i\varphi}`,
+    the angular harmonics :math:`c_k = \sum_p w_p \rho_p^2 e^{ik\varphi_p}` (:math:`k = 1..4`) are
+    compared with :math:`\sum_p w_p \rho_p^2`; the lowest :math:`k` whose relative size exceeds
+    ``HARMONIC_THRESHOLD`` sets :math:`\theta = -\arg(c_k)/k`. A heart (mirror-symmetric, no
+    rotational symmetry) and most digits use :math:`k = 2`, the principal axis, signed by the larger
+    of the third moments along and across it (a heart is lopsided across its long axis); an
+    ellipse :math:`k = 2`; a square :math:`k = 4`; a strongly one-sided object :math:`k = 1`. So every object is turned to a pose that is
+    unique up to its own rotational symmetry, where ``"moments"`` leaves hearts with a random sign
+    (their skew is across the principal axis, not along it) and squares with a random axis.
+
 All quantities use the L1 norm over channels as the mass of a pixel, on the grid of
 :func:`invariant_inr.se2.coordinate_grid`. An image with zero mass gets the centre ``(0, 0)``
 and the identity pose, never NaN.
@@ -36,6 +47,8 @@ from .se2 import coordinate_grid, transform_images, wrap_angle
 
 __all__ = [
     "CANONICAL_RULES",
+    "HARMONIC_THRESHOLD",
+    "angular_harmonics",
     "canonical_pose",
     "canonicalize",
     "center_of_mass",
@@ -44,8 +57,10 @@ __all__ = [
     "safe_atan2",
 ]
 
-CanonicalRule = Literal["com", "moments"]
-CANONICAL_RULES: tuple[str, ...] = ("com", "moments")
+CanonicalRule = Literal["com", "moments", "harmonic"]
+CANONICAL_RULES: tuple[str, ...] = ("com", "moments", "harmonic")
+HARMONIC_THRESHOLD = 0.1
+"""Relative size :math:`|c_k| / \sum w\rho^2` above which harmonic ``k`` sets the ``"harmonic"`` rule's angle."""
 
 
 def safe_atan2(y: Tensor, x: Tensor) -> Tensor:
@@ -149,14 +164,74 @@ def pose_from_center_of_mass(center: Tensor) -> tuple[Tensor, Tensor]:
     return theta, -center
 
 
-def _principal_direction(covariance: Tensor, probs: Tensor, center: Tensor, points: Tensor) -> Tensor:
-    """Angle ``phi (B,)`` of the principal axis, signed so that the third moment along it is >= 0."""
+def _principal_direction(
+    covariance: Tensor, probs: Tensor, center: Tensor, points: Tensor, *, across: bool = False
+) -> Tensor:
+    """Angle ``phi (B,)`` of the principal axis, signed so that the third moment along it is >= 0.
+
+    With ``across=True`` the sign comes from whichever third moment is larger in size, along the
+    axis or across it (then the one across, taken on the axis turned by +90 degrees, is made >= 0):
+    a shape that is lopsided across its long axis (a heart) gets a stable sign too.
+    """
     var_x, var_y, cov_xy = covariance[:, 0, 0], covariance[:, 1, 1], covariance[:, 0, 1]
     phi = 0.5 * safe_atan2(2.0 * cov_xy, var_x - var_y)  # (B,), in (-pi/2, pi/2]
     axis = torch.stack([torch.cos(phi), torch.sin(phi)], dim=-1)  # (B, 2)
-    along = (points.unsqueeze(0) - center.unsqueeze(1)) @ axis.unsqueeze(-1)  # (B, P, 1)
-    skew = (probs * along.squeeze(-1) ** 3).sum(dim=1)  # (B,)
+    offsets = points.unsqueeze(0) - center.unsqueeze(1)  # (B, P, 2)
+    along = (offsets @ axis.unsqueeze(-1)).squeeze(-1)  # (B, P)
+    skew = (probs * along**3).sum(dim=1)  # (B,)
+    if across:
+        normal = torch.stack([-axis[:, 1], axis[:, 0]], dim=-1)  # axis turned by +90 degrees
+        skew_across = (probs * (offsets @ normal.unsqueeze(-1)).squeeze(-1) ** 3).sum(dim=1)
+        skew = torch.where(skew_across.abs() > skew.abs(), skew_across, skew)
     return torch.where(skew < 0, phi + torch.pi, phi)
+
+
+def angular_harmonics(images: Tensor, orders: int = 4) -> tuple[Tensor, Tensor]:
+    r"""Relative angular harmonics about the centre of mass, :math:`c_k / \sum_p w_p\rho_p^2`.
+
+    Args:
+        images: ``(B, C, H, W)`` floating images.
+        orders: highest order ``k``.
+
+    Returns:
+        ``(real, imag)``, each ``(B, orders)``; column ``k - 1`` holds harmonic ``k``. A rotation of
+        the image by :math:`\alpha` multiplies harmonic ``k`` by :math:`e^{ik\alpha}`.
+
+    Example:
+        >>> import torch
+        >>> img = torch.zeros(1, 1, 9, 9); img[0, 0, 4, 1:8] = 1.0  # a horizontal bar: k = 2
+        >>> real, imag = angular_harmonics(img)
+        >>> [round(v, 3) for v in real[0].tolist()]
+        [0.0, 1.0, 0.0, 1.0]
+    """
+    center, _, probs = central_moments(images)
+    _, _, height, width = images.shape
+    points = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)
+    offsets = points.unsqueeze(0) - center.unsqueeze(1)  # (B, P, 2)
+    radius_sq = offsets.pow(2).sum(-1)  # (B, P)
+    angle = safe_atan2(offsets[..., 1], offsets[..., 0])  # (B, P)
+    orders_t = torch.arange(1, orders + 1, device=images.device, dtype=images.dtype)  # (K,)
+    weights = probs * radius_sq  # (B, P)
+    total = weights.sum(dim=1, keepdim=True)  # (B, 1)
+    safe_total = torch.where(total > 0, total, torch.ones_like(total))
+    phase = angle.unsqueeze(-1) * orders_t  # (B, P, K)
+    real = torch.einsum("bp,bpk->bk", weights, torch.cos(phase)) / safe_total
+    imag = torch.einsum("bp,bpk->bk", weights, torch.sin(phase)) / safe_total
+    return real, imag
+
+
+def _harmonic_angle(images: Tensor, covariance: Tensor, probs: Tensor, center: Tensor, points: Tensor) -> Tensor:
+    """Angle ``phi (B,)`` of the ``"harmonic"`` rule (the canonical rotation is ``-phi``)."""
+    real, imag = angular_harmonics(images)  # (B, 4)
+    strength = torch.sqrt(real.pow(2) + imag.pow(2))  # (B, 4)
+    strong = strength > HARMONIC_THRESHOLD
+    # lowest strong order; where none is strong, the strongest one
+    order_index = torch.where(strong.any(dim=1), strong.float().argmax(dim=1), strength.argmax(dim=1))  # (B,)
+    order = (order_index + 1).to(images.dtype)
+    pick = order_index.unsqueeze(1)
+    phi = safe_atan2(imag.gather(1, pick).squeeze(1), real.gather(1, pick).squeeze(1)) / order
+    axis_phi = _principal_direction(covariance, probs, center, points, across=True)  # k = 2, signed
+    return torch.where(order_index == 1, axis_phi, phi)
 
 
 def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor, Tensor]:
@@ -167,7 +242,8 @@ def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor,
 
     Args:
         images: ``(B, C, H, W)`` floating images.
-        rule: ``"com"`` (the paper) or ``"moments"`` (principal axis, translation-independent).
+        rule: ``"com"`` (the paper), ``"moments"`` (principal axis, translation-independent) or
+            ``"harmonic"`` (lowest strong angular harmonic, translation-independent).
 
     Returns:
         ``theta (B,)`` in ``[0, 2*pi)``, ``tau (B, 2)``.
@@ -186,7 +262,10 @@ def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor,
     center, covariance, probs = central_moments(images)
     _, _, height, width = images.shape
     points = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)
-    phi = _principal_direction(covariance, probs, center, points)
+    if rule == "harmonic":
+        phi = _harmonic_angle(images, covariance, probs, center, points)
+    else:
+        phi = _principal_direction(covariance, probs, center, points)
     return wrap_angle(-phi), -center
 
 
@@ -195,7 +274,7 @@ def canonicalize(images: Tensor, rule: CanonicalRule = "com", *, mode: str = "bi
 
     Args:
         images: ``(B, C, H, W)`` floating images.
-        rule: ``"com"`` or ``"moments"``.
+        rule: ``"com"``, ``"moments"`` or ``"harmonic"``.
         mode: interpolation of the warp.
 
     Returns:

@@ -37,7 +37,19 @@ from torch.utils.data import Dataset
 from ._version import __version__
 from .presets import preset_names
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "LoadedData",
+    "UsageError",
+    "build_parser",
+    "load_data",
+    "main",
+    "read_embeddings",
+    "write_embeddings",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -207,7 +219,21 @@ def _tensor_from_file(path: Path) -> tuple[Tensor, Tensor | None]:
 
 
 def load_data(args: argparse.Namespace, *, image_size: tuple[int, int] | None = None, default_split: str = "test") -> LoadedData:
-    """Resolve ``DATA`` and the data options into images, labels and ids (see the module docstring)."""
+    """Resolve ``DATA`` and the data options into images, labels and ids (see the module docstring).
+
+    Args:
+        args: parsed arguments with ``data``, ``root``, ``split``, ``num_samples``, ``image_size``,
+            ``channels``, ``labels_from_folders``, ``download``, ``data_seed``.
+        image_size: the model's ``(H, W)``: folder images are resized to it and sprites/MNIST(U)
+            drawn at it unless ``--image-size`` is given.
+        default_split: MNIST split when ``--split`` is not given.
+
+    Example:
+        >>> args = build_parser().parse_args(["embed", "m.pt", "sprites", "--num-samples", "6", "--out", "z.pt"])
+        >>> loaded = load_data(args, image_size=(16, 16))
+        >>> len(loaded), loaded.tensor().shape, loaded.labels.shape
+        (6, torch.Size([6, 1, 16, 16]), torch.Size([6]))
+    """
     from .datasets import MNISTU, ImageFolderDataset, as_dataset, make_sprites
 
     source = args.data
@@ -337,7 +363,7 @@ _MODEL_OPTIONS = (
 _CHOICES = {
     "encoder": ("resnet18", "small"),
     "pose": ("learned", "analytic"),
-    "canonical_rule": ("com", "moments"),
+    "canonical_rule": ("com", "moments", "harmonic"),
     "consistency": ("cos", "mse"),
     "output_activation": ("identity", "sigmoid"),
     "latent_norm": ("batch", "none"),
@@ -428,7 +454,30 @@ EMBED_SUFFIXES = (".pt", ".npz", ".npy", ".csv")
 
 
 def write_embeddings(path: Path, z: Tensor, theta: Tensor, tau: Tensor, ids: Sequence[Any], labels: Tensor | None) -> list[Path]:
-    """Write codes and poses; the file type follows the suffix (see ``invariant-inr embed --help``)."""
+    """Write codes and poses; the file type follows the suffix (see ``invariant-inr embed --help``).
+
+    Args:
+        path: ``.pt`` (dict of tensors), ``.npz`` (named arrays), ``.npy`` (``z``; ``theta`` and
+            ``tau`` beside it as ``<stem>.theta.npy`` and ``<stem>.tau.npy``) or ``.csv`` (one row per image).
+        z: ``(N, d)`` codes.
+        theta: ``(N,)`` angles.
+        tau: ``(N, 2)`` translations.
+        ids: ``N`` row identifiers (indices or file names).
+        labels: optional ``(N,)`` labels.
+
+    Returns:
+        The files written.
+
+    Example:
+        >>> import pathlib, tempfile, torch
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "codes.csv"
+        >>> _ = write_embeddings(path, torch.ones(2, 3), torch.zeros(2), torch.zeros(2, 2), ["a.png", "b.png"], None)
+        >>> path.read_text().splitlines()[0]
+        'index,theta,tau_x,tau_y,z0,z1,z2'
+        >>> z, labels, ids = read_embeddings(path)
+        >>> z.shape, labels, ids
+        (torch.Size([2, 3]), None, ['a.png', 'b.png'])
+    """
     suffix = path.suffix.lower()
     if suffix not in EMBED_SUFFIXES:
         raise UsageError(f"--out must end in {', '.join(EMBED_SUFFIXES)}, got {path.name!r}")
@@ -465,7 +514,18 @@ def write_embeddings(path: Path, z: Tensor, theta: Tensor, tau: Tensor, ids: Seq
 
 
 def read_embeddings(path: Path) -> tuple[Tensor, Tensor | None, list[Any] | None]:
-    """Read ``z`` (and labels and ids, when stored) from a file written by ``embed`` or any ``(N, D)`` array file."""
+    """Read ``z`` (and labels and ids, when stored) from a file written by ``embed`` or any ``(N, D)`` array file.
+
+    Returns:
+        ``z`` ``(N, D)`` float32, ``labels`` ``(N,)`` or None, ``ids`` (list) or None.
+
+    Example:
+        >>> import pathlib, tempfile, numpy
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "z.npy"
+        >>> numpy.save(path, numpy.zeros((4, 2)))
+        >>> read_embeddings(path)[0].shape
+        torch.Size([4, 2])
+    """
     if not path.is_file():
         raise FileNotFoundError(f"no embeddings file at {str(path)!r}")
     suffix = path.suffix.lower()
@@ -672,7 +732,13 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``argparse`` parser of the ``invariant-inr`` command."""
+    """The ``argparse`` parser of the ``invariant-inr`` command.
+
+    Example:
+        >>> args = build_parser().parse_args(["cluster", "--embeddings", "z.pt", "-k", "10"])
+        >>> args.command, args.method, args.num_clusters, args.out
+        ('cluster', 'kmeans', 10, 'clusters.csv')
+    """
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="IRL-INR: rotation- and translation-invariant image representations "
@@ -801,9 +867,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
 
     Example:
-        >>> main(["--version"])  # doctest: +SKIP
-        invariant-inr 0.1.0
+        >>> main(["--version"])  # doctest: +ELLIPSIS
+        invariant-inr ...
         0
+        >>> main(["embed", "no-such-model.pt", "sprites", "--out", "z.pt"])  # prints a one-line error
+        2
     """
     parser = build_parser()
     try:

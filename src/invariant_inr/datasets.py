@@ -272,8 +272,12 @@ def embed_digits(digits: Tensor, size: int = 50) -> Tensor:
     _checks.check_tensor(digits, "digits")
     if digits.ndim != 3:
         raise ValueError(f"digits must have shape (N, h, w), got {tuple(digits.shape)}")
+    if digits.shape[0] == 0:
+        raise ValueError("digits is an empty batch (N = 0); give at least one digit")
     height, width = digits.shape[-2:]
     _checks.check_positive_int(size, "size", minimum=max(height, width, 2))
+    if digits.is_floating_point():
+        _checks.check_finite(digits, "digits")
     if digits.dtype == torch.uint8:
         images = digits.float() / 255.0
     elif digits.is_floating_point():
@@ -372,6 +376,7 @@ class MNISTU(Dataset):
         _checks.check_positive_int(chunk_size, "chunk_size")
         seed = _check_seed(seed)
         exclude = _check_digits(exclude_digits)
+        _checks.check_positive_int(size, "size", minimum=28)  # before reading files: MNIST digits are 28 x 28
         digits, labels = load_mnist(root, split, download=download)
         _checks.check_positive_int(size, "size", minimum=max(digits.shape[1:]))
 

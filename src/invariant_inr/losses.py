@@ -93,7 +93,7 @@ def symmetry_breaking_loss(
     theta: Tensor,
     tau: Tensor,
     images: Tensor,
-    rule: Literal["com", "moments"] = "com",
+    rule: Literal["com", "moments", "harmonic"] = "com",
 ) -> Tensor:
     r"""How far the encoder's pose is from the canonical rule's pose, averaged over the batch.
 

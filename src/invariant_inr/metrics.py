@@ -512,6 +512,13 @@ def circular_correlation(a: Any, b: Any, *, method: Literal["fisher_lee", "jamma
     _checks.check_choice(method, "method", ("fisher_lee", "jammalamadaka"))
     a_t, b_t = _as_float_vector(a, "a"), _as_float_vector(b, "b")
     _same_length(("a", a_t), ("b", b_t))
+    if a_t.shape[0] < 2:
+        raise ValueError(f"circular_correlation needs at least 2 angle pairs, got {a_t.shape[0]}")
+    for name, angles in (("a", a_t), ("b", b_t)):
+        if bool((torch.remainder(angles - angles[0] + math.pi / 2, math.pi) - math.pi / 2).abs().max() < 1e-12):
+            raise ValueError(
+                f"{name} is constant (all angles equal mod pi): it has no circular variance, the correlation is undefined"
+            )
     if method == "jammalamadaka":
         mean_a = torch.atan2(torch.sin(a_t).sum(), torch.cos(a_t).sum())
         mean_b = torch.atan2(torch.sin(b_t).sum(), torch.cos(b_t).sum())

@@ -148,7 +148,7 @@ class IRLINR(nn.Module):
         encoder_features: int | None = None,
         encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
-        canonical_rule: Literal["com", "moments"] = "com",
+        canonical_rule: Literal["com", "moments", "harmonic"] = "com",
         num_frequencies: int = 256,
         fourier_sigma: float = 2.0,
         inr_hidden: Sequence[int] = (256, 256, 256),

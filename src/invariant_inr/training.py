@@ -10,6 +10,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -226,6 +227,12 @@ def fit(
         model.to(device)
     _checks.check_choice(precision, "precision", ("32", "bf16"))
     device = model.device
+    if precision == "bf16" and not _native_bf16(device):
+        warnings.warn(
+            f"precision='bf16' on {device}, which has no native bfloat16 matrix instructions: bfloat16 "
+            "is emulated there and usually much slower than float32 (see docs/performance.md)",
+            stacklevel=2,
+        )
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank = torch.distributed.get_rank() if distributed else 0
     is_main = rank == 0
@@ -298,7 +305,7 @@ def fit(
             if bar is not None:
                 bar.update(1)
                 if steps % 10 == 0 or steps == total_steps:
-                    bar.set_postfix(loss=f"{float(parts.total):.4f}")
+                    bar.set_postfix(loss=f"{float(parts.total.detach()):.4f}")
         if bar is not None:
             bar.close()
         if steps == 0:
@@ -339,6 +346,23 @@ def fit(
         if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, distributed, device):
             break
     return history
+
+
+def _native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (so ``precision="bf16"`` can pay).
+
+    CUDA: ``torch.cuda.is_bf16_supported()``; CPU: oneDNN's check for AVX512-BF16 / AMX class
+    instructions (an AVX2-only CPU emulates bfloat16, several times slower than float32).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
 
 
 def _make_adam(params: Any, *, lr: float, weight_decay: float) -> torch.optim.Adam:
