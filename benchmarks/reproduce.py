@@ -5,6 +5,7 @@ Protocols::
 
     python benchmarks/reproduce.py quick                 # CPU: 10,000 / 2,000 images, 20 min of training per model
     python benchmarks/reproduce.py quick --rule both     # one model per canonical rule ("com" vs "moments")
+    python benchmarks/reproduce.py quick --rule all      # one model per rule of invariant_inr.center
     python benchmarks/reproduce.py full --device cuda    # the paper's settings, Tables 1-4 (GPU)
     python benchmarks/reproduce.py smoke                 # seconds; the test-suite runs it on a fake MNIST
 
@@ -12,7 +13,7 @@ Protocols::
     MNIST(U) (digits in 50 x 50, rotation ~ U[0, 2 pi), translation ~ N(0, 5^2) pixels) with
     10,000 training images from the MNIST train split and 2,000 test images from the test split
     (seeded random subsets). The model is the named preset of :mod:`invariant_inr.presets`
-    (``--preset``, default ``quick``). Training runs in chunks of 25 steps (``fit``'s
+    (``--preset``, default ``mnist-quick``, or ``quick`` where that does not exist). Training runs in chunks of 25 steps (``fit``'s
     ``max_steps_per_epoch``; each chunk draws from a fresh shuffle of the training set, and the
     history counts chunks as epochs) and stops after the chunk in which ``--time-limit`` seconds
     (default 1200) have passed.
@@ -28,9 +29,9 @@ Every protocol computes, on the test images (all written to ``OUT/results.json``
 Markdown summary beside the paper's numbers in ``OUT/results.md``):
 
 * **baselines** at no training cost: k-means (10 clusters, best of 10 k-means++ inits, over 5
-  seeds) and Ward agglomerative clustering on raw pixels, on pixels canonicalised by the paper's
-  centre-of-mass pose (``canonicalize(rule="com")``), and by the principal-axis rule
-  (``rule="moments"``);
+  seeds) and Ward agglomerative clustering on raw pixels, and on pixels canonicalised by each rule
+  of :mod:`invariant_inr.center`: the paper's centre-of-mass pose (``canonicalize(rule="com")``),
+  the principal-axis rule (``"moments"``) and the others the library offers;
 * **Table 1** (pose): for each test image :math:`J = S_g[J_0]` with known :math:`g = (\theta, \tau)`
   and its un-posed centred digit :math:`J_0`, both are encoded and
   :func:`~invariant_inr.metrics.relative_pose` of the two predicted poses is compared with
@@ -71,7 +72,7 @@ import torch
 from torch import Tensor
 
 from invariant_inr import IRLINR, fit
-from invariant_inr.center import canonical_pose, canonicalize
+from invariant_inr.center import CANONICAL_RULES, canonical_pose, canonicalize
 from invariant_inr.cluster import SCAN, agglomerative, kmeans, save_assignments, save_embeddings
 from invariant_inr.datasets import MNISTU
 from invariant_inr.inference import encode_all
@@ -82,7 +83,8 @@ __all__ = ["PAPER", "PROTOCOLS", "build_parser", "main", "render_markdown"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST_ROOT = REPO_ROOT.parent / "shared" / "data" / "mnist"
 NUM_CLASSES = 10
-RULES = ("com", "moments")
+RULES: tuple[str, ...] = tuple(CANONICAL_RULES)  # every rule the library offers (baselines and --rule all)
+BOTH_RULES = ("com", "moments")  # --rule both: the paper's rule against the principal-axis rule
 
 # ------------------------------------------------------------------------------------------------
 # Settings. The model preset lives in invariant_inr.presets; FALLBACK_* are used only when that
@@ -119,7 +121,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         # fit() checks the time limit after each epoch; cutting an "epoch" at 25 steps (each one a fresh
         # shuffle of the training set) checks it every 25 steps and checkpoints as often
         "max_steps_per_epoch": 25,
-        "preset": "quick",
+        "preset": "mnist-quick",  # "quick" where invariant_inr.presets has no "mnist-quick"
         "dims": None,  # the preset's latent_dim
         "device": "cpu",
         "scan_mode": "auto",
@@ -323,6 +325,14 @@ def _load_presets(name: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     return presets.preset(name), presets.training_preset(name), f"invariant_inr.presets.preset({name!r})"
 
 
+def _has_preset(name: str) -> bool:
+    try:
+        from invariant_inr import presets
+    except ImportError:  # pragma: no cover
+        return False
+    return name in presets.preset_names()
+
+
 def _parse_config(text: str | None) -> dict[str, dict[str, Any]]:
     """``--config``: JSON (or a .json file) with sections model/fit/scan, or flat keys routed by name."""
     sections: dict[str, dict[str, Any]] = {"model": {}, "fit": {}, "scan": {}}
@@ -363,8 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST_ROOT, help="folder with the MNIST IDX files (default: %(default)s)")
     shared.add_argument("--out", type=Path, default=None, help="output folder (default: benchmarks/results/<protocol>)")
     shared.add_argument(
-        "--rule", choices=(*RULES, "both"), default=None,
-        help="canonical rule of the model; 'both' trains one model per rule (default: the preset's rule)",
+        "--rule", choices=(*RULES, "both", "all"), default=None,
+        help="canonical rule of the model; 'both' trains one model for 'com' and one for 'moments', 'all' one per "
+        "rule (default: the preset's rule)",
     )
     shared.add_argument("--time-limit", type=float, default=None, help="training budget per model in seconds (0 or negative: none)")
     shared.add_argument("--seed", type=int, default=0, help="seed of the data subsets and poses, the model and the clusterings")
@@ -374,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--config", default=None, help="JSON overrides: {'model': {...}, 'fit': {...}, 'scan': {...}} or a .json file")
     shared.add_argument("--device", default=None, help="cpu, cuda, cuda:1, or auto (cuda if available)")
     shared.add_argument("--dims", default=None, help="comma-separated latent sizes d (full: Table 4; default per protocol)")
+    shared.add_argument(
+        "--baseline-seeds", type=int, default=None,
+        help="k-means seeds of the pixel baselines (default: as for z, 5; each seed is the best of 10 inits)",
+    )
     shared.add_argument("--scan-mode", choices=("auto", "features", "encoder"), default=None, help="SCAN on z features or on images through the encoder")
     shared.add_argument("--scan-budget", type=float, default=300.0, help="seconds SCAN may take in encoder mode under --scan-mode auto")
     shared.add_argument("--no-resume", action="store_true", help="ignore existing training checkpoints (they are overwritten)")
@@ -399,6 +414,8 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Everything a run needs, from the protocol's defaults and the command line."""
     proto = PROTOCOLS[args.protocol]
     preset_name = args.preset or proto["preset"]
+    if args.preset is None and preset_name == "mnist-quick" and not _has_preset(preset_name):
+        preset_name = "quick"
     model_kwargs, fit_kwargs, preset_source = _load_presets(preset_name)
     overrides = _parse_config(args.config)
     model_kwargs.update(proto["model_overrides"])
@@ -411,7 +428,10 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     time_limit = proto["time_limit"] if args.time_limit is None else (args.time_limit if args.time_limit > 0 else None)
     if "time_limit" in fit_kwargs:  # --config {"fit": {"time_limit": ...}} wins over the protocol default
         time_limit = fit_kwargs.pop("time_limit")
-    rules = list(RULES) if args.rule == "both" else [args.rule or model_kwargs.get("canonical_rule", "com")]
+    if args.rule in ("both", "all"):
+        rules = list(BOTH_RULES if args.rule == "both" else RULES)
+    else:
+        rules = [args.rule or model_kwargs.get("canonical_rule", "com")]
     if args.dims:
         dims = [int(part) for part in args.dims.split(",") if part.strip()]
     elif proto["dims"]:
@@ -439,6 +459,7 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         "scan_budget": args.scan_budget,
         "skip_scan": bool(args.skip_scan),
         "kmeans_seeds": [args.seed + i for i in range(proto["kmeans_seeds"])],
+        "baseline_kmeans_seeds": [args.seed + i for i in range(args.baseline_seeds or proto["kmeans_seeds"])],
         "rules": rules,
         "dims": dims,
         "device": device_name,
@@ -465,7 +486,7 @@ def run_baselines(test: MNISTU, settings: dict[str, Any], times: dict[str, float
     images, labels = test.images, test.labels
     base = test.base_images()
     out: dict[str, Any] = {"clustering": {}, "pose": {}}
-    seeds = settings["kmeans_seeds"]
+    seeds = settings["baseline_kmeans_seeds"]
     with Timer(times, "baseline raw pixels"):
         out["clustering"]["raw_pixels"] = cluster_features(images.flatten(1), labels, seeds=seeds)
     for rule in RULES:
@@ -485,7 +506,9 @@ def _previous_training(checkpoint: Path) -> tuple[int, float]:
     return int(state.get("epoch", 0)), float(sum(history.get("epoch_time", [])))
 
 
-def train_model(tag: str, model_kwargs: dict[str, Any], settings: dict[str, Any], train: MNISTU, out: Path, *, resume: bool, progress: bool) -> tuple[IRLINR, dict[str, Any]]:
+def train_model(
+    tag: str, model_kwargs: dict[str, Any], settings: dict[str, Any], train: MNISTU, out: Path, *, resume: bool, progress: bool
+) -> tuple[IRLINR, dict[str, Any]]:
     """Build and train one model (resuming from ``out/ckpt_<tag>``), within the time budget."""
     device = torch.device(settings["device"])
     kwargs = {"seed": settings["seed"], **model_kwargs}
@@ -712,10 +735,10 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| ours, IRL-INR `{tag}` (z) | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
             f"{_pct(c['agglomerative'])} | {_num(c['agglomerative'], 'nmi')} | {_num(c['agglomerative'], 'ari')} |"
         )
-    names = {"raw_pixels": "raw pixels", "com_pixels": "pixels, canonicalised by `com`", "moments_pixels": "pixels, canonicalised by `moments`"}
     for key, c in results.get("baselines", {}).get("clustering", {}).items():
+        name = "raw pixels" if key == "raw_pixels" else f"pixels, canonicalised by `{key.removesuffix('_pixels')}`"
         lines.append(
-            f"| baseline: {names.get(key, key)} | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
+            f"| baseline: {name} | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
             f"{_pct(c.get('agglomerative'))} | {_num(c.get('agglomerative'), 'nmi')} | {_num(c.get('agglomerative'), 'ari')} |"
         )
     lines += ["", "k-means: best of 10 k-means++ inits per seed; agglomerative: Ward linkage (deterministic, one run).", ""]
@@ -773,14 +796,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"N(0, {settings['translation_std_pixels']:g}²) pixels; {settings['train_size']:,} training images (MNIST train split) "
         f"and {settings['test_size']:,} test images (test split), seeded random subsets (seed {settings['seed']} / {settings['seed'] + 1}).",
         f"- Model: preset `{settings['preset']}` ({settings['preset_source']}), canonical rule(s) {settings['rules']}, "
-        f"d = {settings['dims']}; options `{json.dumps(_jsonable(settings['model']))}`.",
+        f"d = {settings['dims']}; options (each model's rule and d replace `canonical_rule` and `latent_dim`) "
+        f"`{json.dumps(_jsonable(settings['model']))}`.",
         f"- Training: `{json.dumps(_jsonable(settings['fit']))}`, budget per model "
         f"{budget} "
         f"(training stops after the epoch, or chunk of `max_steps_per_epoch` steps, in which it runs out); "
         f"{train_times or 'no model trained'}.",
         f"- SCAN: `{json.dumps(_jsonable(settings['scan']))}`, {settings['scan_runs']} seeds"
         + (" (skipped)" if settings["skip_scan"] else "")
-        + f"; k-means seeds {settings['kmeans_seeds']}.",
+        + f"; k-means seeds {settings['kmeans_seeds']} on z, {settings['baseline_kmeans_seeds']} on pixels.",
         f"- Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, {machine['torch_threads']} torch threads, "
         f"torch {machine['torch']}, device {machine['device']}"
         + (f" ({machine['gpu']})" if machine.get("gpu") else "")

@@ -481,6 +481,7 @@ def run_steps(
             results[config["name"]]["first_call_s"] = seconds
             log(f"  warm-up {config['name']:<14} {seconds:8.3f} s")
     for round_index in range(repeats):
+        timed = []
         for config in configs:
             if config["kind"] == "naive" and round_index >= naive_repeats:
                 continue
@@ -488,7 +489,8 @@ def run_steps(
                 continue
             seconds = one(config)
             results[config["name"]]["times_s"].append(seconds)
-        log(f"  round {round_index + 1}/{repeats}: " + ", ".join(f"{name}={entry['times_s'][-1]:.2f}s" for name, entry in results.items() if entry["times_s"]))
+            timed.append(f"{config['name']}={seconds:.2f}s")
+        log(f"  round {round_index + 1}/{repeats}: " + ", ".join(timed))
     runner.configure()
     for entry in results.values():
         entry["median_s"] = statistics.median(entry["times_s"])

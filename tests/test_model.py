@@ -37,7 +37,7 @@ def blob_images(batch: int, size: int = 16, seed: int = 0) -> torch.Tensor:
 
 @pytest.mark.parametrize("encoder", ["small", "resnet18"])
 @pytest.mark.parametrize("pose", ["learned", "analytic"])
-@pytest.mark.parametrize("rule", ["com", "moments"])
+@pytest.mark.parametrize("rule", ["com", "moments", "harmonic"])
 def test_public_shapes(encoder, pose, rule):
     model = tiny_model(encoder=encoder, pose=pose, canonical_rule=rule)
     images = blob_images(3)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from invariant_inr.center import CANONICAL_RULES
 from invariant_inr.datasets import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ POSE_KEYS = {
 def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None) -> None:
     mnist = write_fake_mnist(tmp_path / "mnist")
     out = tmp_path / "out"
-    returned = reproduce.main(_smoke_args(mnist, out, "--rule", "both"))
+    returned = reproduce.main(_smoke_args(mnist, out, "--rule", "both", "--baseline-seeds", "1"))
 
     data = json.loads((out / "results.json").read_text())
     assert data["protocol"] == "smoke" and data["command"].startswith("python benchmarks/reproduce.py smoke")
@@ -111,13 +112,13 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
     assert data["settings"]["fit"]["batch_size"] == 32  # --config reached fit
     assert data["wall_times"]["total"] > 0
 
-    # baselines: three pixel representations, two k-means seeds each, and the rules' own pose recovery
+    # baselines: raw pixels and one canonicalisation per rule, and the rules' own pose recovery
     seeds = len(data["settings"]["kmeans_seeds"])
-    assert set(data["baselines"]["clustering"]) == {"raw_pixels", "com_pixels", "moments_pixels"}
     for entry in data["baselines"]["clustering"].values():
-        _check_scores(entry["kmeans"], seeds)
+        _check_scores(entry["kmeans"], 1)  # --baseline-seeds 1
         _check_scores(entry["agglomerative"], 1)
-    assert set(data["baselines"]["pose"]) == {"com", "moments"}
+    assert set(data["baselines"]["clustering"]) == {"raw_pixels"} | {f"{rule}_pixels" for rule in CANONICAL_RULES}
+    assert set(data["baselines"]["pose"]) == set(CANONICAL_RULES)
 
     # one model per rule, with Tables 1-3
     assert set(data["models"]) == {"com", "moments"} and data["main_models"] == ["com", "moments"]
@@ -174,13 +175,15 @@ def test_settings_per_protocol(tmp_path: Path) -> None:
     parse = reproduce.build_parser().parse_args
     quick = reproduce.resolve_settings(parse(["quick"]))
     assert (quick["train_size"], quick["test_size"], quick["time_limit_per_model"]) == (10_000, 2_000, 1200.0)
-    assert quick["model"]["encoder"] and len(quick["rules"]) == 1
+    assert quick["preset"] in ("mnist-quick", "quick") and len(quick["rules"]) == 1
     assert quick["fit"]["max_steps_per_epoch"] == 25 and quick["fit"]["epochs"] >= 1000  # the time limit cuts
     full = reproduce.resolve_settings(parse(["full", "--rule", "both", "--time-limit", "0"]))
     assert (full["train_size"], full["test_size"], full["dims"]) == (60_000, 10_000, [32, 64, 128, 256, 512])
     assert full["model"]["encoder"] == "resnet18" and full["model"]["pose"] == "learned"
     assert full["fit"] == {"epochs": 200, "lr": 1e-4, "weight_decay": 5e-4, "batch_size": 128}
     assert full["rules"] == ["com", "moments"] and full["time_limit_per_model"] is None
-    smoke = reproduce.resolve_settings(parse(["smoke", "--dims", "4,8", "--time-limit", "7"]))
+    smoke = reproduce.resolve_settings(parse(["smoke", "--dims", "4,8", "--time-limit", "7", "--rule", "all"]))
     assert smoke["dims"] == [4, 8] and smoke["time_limit_per_model"] == 7.0
+    assert smoke["rules"] == list(CANONICAL_RULES) and smoke["preset"] == "quick"
+    assert reproduce.resolve_settings(parse(["smoke", "--rule", "moments"]))["rules"] == ["moments"]
     assert reproduce.DEFAULT_MNIST_ROOT == ROOT.parent / "shared" / "data" / "mnist"

@@ -60,7 +60,7 @@ __all__ = [
 CanonicalRule = Literal["com", "moments", "harmonic"]
 CANONICAL_RULES: tuple[str, ...] = ("com", "moments", "harmonic")
 HARMONIC_THRESHOLD = 0.1
-"""Relative size :math:`|c_k| / \sum w\rho^2` above which harmonic ``k`` sets the ``"harmonic"`` rule's angle."""
+r"""Relative size :math:`|c_k| / \sum w\rho^2` above which harmonic ``k`` sets the ``"harmonic"`` rule's angle."""
 
 
 def safe_atan2(y: Tensor, x: Tensor) -> Tensor:

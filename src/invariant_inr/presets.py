@@ -26,7 +26,9 @@ Three presets:
     The paper's settings (appendices A-B): ResNet18 encoder with a ``[512, 512]`` head, a learned
     pose, the centre-of-mass rule, 256 Fourier frequencies with :math:`\sigma = 2`, INR and
     hypernetwork of three hidden layers of 256, all pixels; Adam with learning rate ``1e-4``,
-    weight decay ``5e-4``, batch size 128. These are the :class:`~invariant_inr.IRLINR` defaults.
+    weight decay ``5e-4``, batch size 128, and the plain linear code (``latent_norm="none"``).
+    These are the :class:`~invariant_inr.IRLINR` defaults except ``latent_norm``, whose default
+    ``"batch"`` is our addition against the collapse of ``z``.
 
 The presets give model options only; the data decides ``in_channels`` and ``image_size``::
 
