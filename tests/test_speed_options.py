@@ -191,22 +191,40 @@ def test_chunked_render_equals_unchunked():
     assert_close(model.render(z, size=20, chunk_size=33), model.render(z, size=20))
 
 
+_PEAK_MEMORY_SCRIPT = """
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import speed
+from invariant_inr import IRLINR, random_pose
+torch.set_num_threads(1)
+# 16 samples x 40 x 40 points x (128 features + 3 x 64 hidden) floats: ~30 MiB of activations unchunked
+model = IRLINR(3, 40, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64, 64), hyper_hidden=(32,), head_hidden=(32,))
+z = torch.randn(16, 8, requires_grad=True)
+theta, tau = random_pose(16, 0.1, generator=torch.Generator().manual_seed(0))
+theta.requires_grad_(True)
+def render_backward(chunk_size):
+    return lambda: model.render(z, 40, theta, tau, chunk_size=chunk_size).square().mean().backward()
+for chunk_size in (100, None):  # warm-up: first calls map library code and lazy buffers into memory
+    model.render(z[:2], 40, theta[:2], tau[:2], chunk_size=chunk_size).square().mean().backward()
+# chunked first: anything the allocator keeps afterwards can only shrink the second (unchunked) delta
+chunked = speed.peak_memory(render_backward(100), torch.device("cpu"))["step_peak_bytes"]
+unchunked = speed.peak_memory(render_backward(None), torch.device("cpu"))["step_peak_bytes"]
+print(json.dumps([chunked, unchunked]))
+"""
+
+
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux /proc/self/clear_refs to reset the peak RSS")
 def test_chunked_evaluation_lowers_peak_memory():
-    # 16 samples x 40 x 40 points x (128 features + 3 x 64 hidden) floats: ~30 MiB of activations unchunked
-    model = IRLINR(3, 40, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64, 64), hyper_hidden=(32,), head_hidden=(32,))
-    z = torch.randn(16, 8, requires_grad=True)
-    theta, tau = random_pose(16, 0.1, generator=torch.Generator().manual_seed(0))
-    theta.requires_grad_(True)
+    # A fresh process: the resident-set high-water mark of this one reflects every earlier test.
+    import json
+    import subprocess
+    import sys
 
-    def render_backward(chunk_size):
-        return lambda: model.render(z, 40, theta, tau, chunk_size=chunk_size).square().mean().backward()
-
-    for chunk_size in (100, None):  # warm-up: first calls map library code and lazy buffers into memory
-        model.render(z[:2], 40, theta[:2], tau[:2], chunk_size=chunk_size).square().mean().backward()
-    # chunked first: anything the allocator keeps afterwards can only shrink the second (unchunked) delta
-    chunked = speed.peak_memory(render_backward(100), torch.device("cpu"))["step_peak_bytes"]
-    unchunked = speed.peak_memory(render_backward(None), torch.device("cpu"))["step_peak_bytes"]
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(benchmarks)], capture_output=True, text=True, timeout=300, check=True
+    )
+    chunked, unchunked = json.loads(result.stdout.strip().splitlines()[-1])
     assert unchunked > 20 * 2**20
     assert chunked < 0.5 * unchunked, (chunked, unchunked)
 
@@ -290,24 +308,39 @@ def test_fit_rejects_unknown_precision():
 # ------------------------------------------------------------------------------- channels last
 @pytest.mark.parametrize("encoder", ["small", "resnet18"])
 def test_channels_last_gives_the_same_loss_and_gradients(encoder):
-    model = tiny_model(size=16, channels=3, encoder=encoder)
-    images = blob_images(2, size=16, channels=3)
+    # float64: the layout changes nothing but the order of sums, so the identity is tight
+    model = tiny_model(size=16, channels=3, encoder=encoder).double()
+    images = blob_images(2, size=16, channels=3, dtype=torch.float64)
     parts, grads = _loss_and_grads(model, images)
     model.to(memory_format=torch.channels_last)
     last_parts, last_grads = _loss_and_grads(model, images.contiguous(memory_format=torch.channels_last))
     for name in ("total", "recon", "consis", "symm"):
-        torch.testing.assert_close(getattr(last_parts, name), getattr(parts, name), rtol=1e-4, atol=1e-5)
-    for name, grad in grads.items():  # float32 convolutions in another layout sum in another order
-        assert float((last_grads[name] - grad).norm()) <= 1e-3 * float(grad.norm()) + 1e-6, name
+        torch.testing.assert_close(getattr(last_parts, name), getattr(parts, name), rtol=1e-10, atol=1e-12)
+    for name, grad in grads.items():
+        assert float((last_grads[name] - grad).norm()) <= 1e-9 * float(grad.norm()) + 1e-12, name
+
+
+def test_channels_last_float32_loss_matches():
+    # float32 convolutions in another layout sum in another order: the losses agree to rounding
+    model = tiny_model(size=16, channels=3)
+    images = blob_images(2, size=16, channels=3)
+    with torch.no_grad():
+        parts = model.loss(images, generator=torch.Generator().manual_seed(0))
+        model.to(memory_format=torch.channels_last)
+        last = model.loss(images.contiguous(memory_format=torch.channels_last), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(last.total, parts.total, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------------- torch.compile
 @pytest.mark.slow
-def test_compiled_loss_with_options_matches_eager():
+def test_compiled_loss_with_options_matches_eager(monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config, "fallback_random", True)  # inductor's own RNG draws other poses
     model = tiny_model(pose="learned", pixel_fraction=0.5, chunk_size=40)
     images = blob_images(3)
     module = _LossModule(model)
-    compiled = torch.compile(module)
+    compiled = torch.compile(module, dynamic=False)
     torch.manual_seed(3)
     eager = module(images)
     eager.total.backward()

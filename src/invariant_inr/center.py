@@ -37,6 +37,8 @@ and the identity pose, never NaN.
 
 from __future__ import annotations
 
+import math
+
 from typing import Literal
 
 import torch
@@ -230,6 +232,12 @@ def _harmonic_angle(images: Tensor, covariance: Tensor, probs: Tensor, center: T
     order = (order_index + 1).to(images.dtype)
     pick = order_index.unsqueeze(1)
     phi = safe_atan2(imag.gather(1, pick).squeeze(1), real.gather(1, pick).squeeze(1)) / order
+    # harmonic k fixes the angle only up to 2*pi/k: take the branch that points most along the first
+    # harmonic (weak, but it turns with the image), so objects without k-fold symmetry stay consistent
+    branches = phi.unsqueeze(1) + 2 * math.pi * torch.arange(4, device=images.device, dtype=images.dtype) / order.unsqueeze(1)
+    alignment = real[:, :1] * torch.cos(branches) + imag[:, :1] * torch.sin(branches)  # (B, 4)
+    alignment = torch.where(torch.arange(4, device=images.device) < order.unsqueeze(1), alignment, torch.full_like(alignment, -math.inf))
+    phi = branches.gather(1, alignment.argmax(dim=1, keepdim=True)).squeeze(1)
     axis_phi = _principal_direction(covariance, probs, center, points, across=True)  # k = 2, signed
     return torch.where(order_index == 1, axis_phi, phi)
 

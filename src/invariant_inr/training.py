@@ -258,7 +258,7 @@ def fit(
         loss_module = DistributedDataParallel(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
     step_loss: Callable[[Tensor], Any] = loss_module
     if compile:
-        step_loss = torch.compile(loss_module)
+        step_loss = torch.compile(loss_module, dynamic=False)  # batch-sized random draws need static shapes
     autocast_dtype = torch.bfloat16 if precision == "bf16" else None
 
     history = History()
