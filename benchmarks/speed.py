@@ -642,9 +642,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-channels", type=int, default=3)
     parser.add_argument("--memory-latent-dim", type=int, default=512)
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[64, 128], help="image sides; chunked at each, unchunked at the first")
+    parser.add_argument(
+        "--memory-runs",
+        nargs="+",
+        default=None,
+        metavar="SIZE:CHUNK",
+        help="explicit item-6 runs, e.g. 64:none 64:512 128:512 (overrides --memory-sizes)",
+    )
     parser.add_argument("--memory-chunk-size", type=int, default=None, help="chunk size of item 6 (default: --chunk-size)")
     parser.add_argument("--memory-encoder", choices=("resnet18", "small"), default=None, help="encoder of item 6 (default: --encoder)")
-    parser.add_argument("--memory-timeout", type=float, default=900.0)
+    parser.add_argument("--memory-timeout", type=float, default=3600.0, help="seconds per item-6 subprocess")
     parser.add_argument("--epoch-images", type=int, default=60000, help="images of the epoch estimate (MNIST(U): 60,000)")
     parser.add_argument("--naive-images", type=int, default=2000, help="images the naive code gets in the same time (target)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke configuration (< 60 s)")
@@ -725,7 +732,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         encoder = args.memory_encoder or args.encoder
         model_spec = {key: getattr(args, key) for key in ("encoder", "pose", "num_frequencies", "inr_hidden", "hyper_hidden", "head_hidden")}
         model_spec.update(encoder=encoder, channels=args.memory_channels, latent_dim=args.memory_latent_dim)
-        runs = [(args.memory_sizes[0], None)] + [(size, chunk) for size in args.memory_sizes]
+        if args.memory_runs:
+            runs = [(int(size), None if chunk_text == "none" else int(chunk_text)) for size, chunk_text in (item.split(":") for item in args.memory_runs)]
+        else:
+            runs = [(args.memory_sizes[0], None)] + [(size, chunk) for size in args.memory_sizes]
         memory["encoder"], memory["chunk_size"], memory["runs"] = encoder, chunk, []
         for size, chunk_size in runs:
             log(f"peak memory: {size}x{size}, chunk_size={chunk_size}, B={args.memory_batch} (subprocess)")
