@@ -333,10 +333,14 @@ def test_channels_last_float32_loss_matches():
 
 # --------------------------------------------------------------------------------- torch.compile
 @pytest.mark.slow
-def test_compiled_loss_with_options_matches_eager(monkeypatch):
+def test_compiled_loss_with_options_matches_eager():
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config, "fallback_random", True)  # inductor's own RNG draws other poses
+    with inductor_config.patch(fallback_random=True):  # inductor's own RNG would draw other poses
+        _compiled_matches_eager()
+
+
+def _compiled_matches_eager():
     model = tiny_model(pose="learned", pixel_fraction=0.5, chunk_size=40)
     images = blob_images(3)
     module = _LossModule(model)
