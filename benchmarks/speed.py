@@ -773,9 +773,9 @@ def summarize(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
         if len(chunked) >= 2:
             first, last = chunked[0], chunked[-1]
             summary["memory_growth_chunked"] = {
-                "step": last["step"]["peak_bytes"] / first["step"]["peak_bytes"],
-                "step_delta": last["step"]["step_peak_bytes"] / first["step"]["step_peak_bytes"],
-                "inr_part_delta": last["inr_part"]["step_peak_bytes"] / first["inr_part"]["step_peak_bytes"],
+                "step": last["step"]["peak_bytes"] / max(first["step"]["peak_bytes"], 1),
+                "step_delta": last["step"]["step_peak_bytes"] / max(first["step"]["step_peak_bytes"], 1),
+                "inr_part_delta": last["inr_part"]["step_peak_bytes"] / max(first["inr_part"]["step_peak_bytes"], 1),
                 "sizes": [first["image_size"], last["image_size"]],
             }
     return summary

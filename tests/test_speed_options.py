@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -191,40 +192,34 @@ def test_chunked_render_equals_unchunked():
     assert_close(model.render(z, size=20, chunk_size=33), model.render(z, size=20))
 
 
-_PEAK_MEMORY_SCRIPT = """
-import json, sys, torch
-sys.path.insert(0, sys.argv[1])
+_MEMORY_CHILD = """
+import sys, torch
+sys.path.insert(0, {benchmarks!r})
 import speed
 from invariant_inr import IRLINR, random_pose
-torch.set_num_threads(1)
+torch.manual_seed(0)
+chunk_size = None if sys.argv[1] == "none" else int(sys.argv[1])
 # 16 samples x 40 x 40 points x (128 features + 3 x 64 hidden) floats: ~30 MiB of activations unchunked
 model = IRLINR(3, 40, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64, 64), hyper_hidden=(32,), head_hidden=(32,))
 z = torch.randn(16, 8, requires_grad=True)
 theta, tau = random_pose(16, 0.1, generator=torch.Generator().manual_seed(0))
 theta.requires_grad_(True)
-def render_backward(chunk_size):
-    return lambda: model.render(z, 40, theta, tau, chunk_size=chunk_size).square().mean().backward()
-for chunk_size in (100, None):  # warm-up: first calls map library code and lazy buffers into memory
-    model.render(z[:2], 40, theta[:2], tau[:2], chunk_size=chunk_size).square().mean().backward()
-# chunked first: anything the allocator keeps afterwards can only shrink the second (unchunked) delta
-chunked = speed.peak_memory(render_backward(100), torch.device("cpu"))["step_peak_bytes"]
-unchunked = speed.peak_memory(render_backward(None), torch.device("cpu"))["step_peak_bytes"]
-print(json.dumps([chunked, unchunked]))
+model.render(z[:2], 40, theta[:2], tau[:2], chunk_size=chunk_size).square().mean().backward()  # warm-up
+step = lambda: model.render(z, 40, theta, tau, chunk_size=chunk_size).square().mean().backward()
+print("PEAK", speed.peak_memory(step, torch.device("cpu"))["step_peak_bytes"])
 """
+
+
+def _child_peak(chunk_size: str) -> int:
+    code = _MEMORY_CHILD.format(benchmarks=str(ROOT / "benchmarks"))
+    done = subprocess.run([sys.executable, "-c", code, chunk_size], capture_output=True, text=True, timeout=300, check=True)
+    return int(next(line for line in done.stdout.splitlines() if line.startswith("PEAK")).split()[1])
 
 
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux /proc/self/clear_refs to reset the peak RSS")
 def test_chunked_evaluation_lowers_peak_memory():
-    # A fresh process: the resident-set high-water mark of this one reflects every earlier test.
-    import json
-    import subprocess
-    import sys
-
-    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
-    result = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(benchmarks)], capture_output=True, text=True, timeout=300, check=True
-    )
-    chunked, unchunked = json.loads(result.stdout.strip().splitlines()[-1])
+    # a fresh process per measurement: the peak resident set after the warm-up, nothing else in it
+    chunked, unchunked = _child_peak("100"), _child_peak("none")
     assert unchunked > 20 * 2**20
     assert chunked < 0.5 * unchunked, (chunked, unchunked)
 
