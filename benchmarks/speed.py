@@ -43,7 +43,6 @@ import gc
 import json
 import math
 import os
-import platform
 import resource
 import shlex
 import statistics
@@ -58,6 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from invariant_inr import IRLINR
+from invariant_inr._environment import machine_info
 from invariant_inr.losses import LossParts
 from invariant_inr.se2 import coordinate_grid, random_pose, transform_images
 from invariant_inr.training import _LossModule, _make_adam, _native_bf16
@@ -209,45 +209,6 @@ def naive_train_step(model: IRLINR, images: Tensor, optimizer: torch.optim.Optim
 
 
 # ===================================================================================== helpers
-def machine_info(device: torch.device) -> dict[str, Any]:
-    """Platform, CPU model, core count, torch version and threads (and the GPU, if used)."""
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "fma")
-                    flags = " ".join(flag for flag in line.split(":", 1)[1].split() if flag in wanted)
-                    break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "hostname": platform.node(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_flags": flags,
-        "logical_cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "device": str(device),
-        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

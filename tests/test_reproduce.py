@@ -141,10 +141,11 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
     assert returned["models"].keys() == data["models"].keys()
 
     markdown = (out / "results.md").read_text()
-    for needle in ("## Table 1", "## Table 2", "## Table 3", "## Protocol", "## Gaps to the paper", "PLACEHOLDER",
+    for needle in ("## Table 1", "## Table 2", "## Table 3", "## Protocol", "## Gaps to the paper", "`moments` against the paper: k-means on z",
                    "0.9891", "59.6 ± 1.12", "71.53 ± 1.01", "90.4 ± 1.74", "baseline: raw pixels", "`moments`"):
         assert needle in markdown, needle
     assert "## Table 4" not in markdown  # only the full protocol loops over d
+    assert "PLACEHOLDER" not in markdown
 
     # a second run in the same folder finds the budget spent: it loads the checkpoint, trains no further
     epochs = data["models"]["com"]["training"]["epochs"]
@@ -153,6 +154,34 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
     assert training["resumed_from_epoch"] == epochs and training["epochs"] == epochs
     assert "scan" not in again["models"]["com"]
     assert "not run (--skip-scan)" in (out / "results.md").read_text()
+
+
+def test_gap_lines_are_computed_from_the_figures() -> None:
+    def summary(accuracy: float) -> dict:
+        return {"accuracy": {"mean": accuracy, "std": 0.0}, "runs": 1}
+
+    record = {
+        "clustering": {"kmeans": summary(0.5), "agglomerative": summary(0.6)},
+        "scan": {**summary(0.7), "mode": "features"},
+        "pose": {"rotation_pearson": 0.9991},
+        "training": {"passes_over_training_set": 2.0, "steps": 100},
+    }
+    results = {
+        "settings": {"protocol": "quick", "train_size": 6000},
+        "models": {"moments": record},
+        "main_models": ["moments"],
+        "baselines": {"clustering": {"raw_pixels": {"kmeans": summary(0.2)}, "com_pixels": {"kmeans": summary(0.55)}}},
+    }
+    text = "\n".join(reproduce.gap_lines(results))
+    # ours minus the paper's 59.6 / 71.53 / 90.4 and 0.9891, in points
+    assert "k-means on z 50.0 % (-9.6 points)" in text
+    assert "agglomerative on z 60.0 % (-11.5 points)" in text
+    assert "SCAN on z 70.0 % (-20.4 points)" in text
+    assert "rotation Pearson 0.9991 (+0.0100)" in text
+    assert "raw pixels +30.0, com-canonicalised pixels -5.0" in text
+    assert "saw 12,000 training images (100 steps), 1/1,000 of the paper's 12,000,000" in text
+    assert "features mode" in text
+    assert reproduce.gap_lines({"settings": {"protocol": "full"}, "models": {}}) == ["- No model was trained in this run."]
 
 
 def test_config_routing_and_errors(tmp_path: Path) -> None:
@@ -187,3 +216,38 @@ def test_settings_per_protocol(tmp_path: Path) -> None:
     assert smoke["rules"] == list(CANONICAL_RULES) and smoke["preset"] == "quick"
     assert reproduce.resolve_settings(parse(["smoke", "--rule", "moments"]))["rules"] == ["moments"]
     assert reproduce.DEFAULT_MNIST_ROOT == ROOT.parent / "shared" / "data" / "mnist"
+
+
+def _load_ablation():
+    spec = importlib.util.spec_from_file_location("invariant_inr_z_ablation_benchmark", ROOT / "benchmarks" / "z_ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_z_ablation_runs_each_variant(tmp_path: Path, keep_threads: None) -> None:
+    ablation = _load_ablation()
+    mnist = write_fake_mnist(tmp_path / "mnist", train=64, test=40)
+    tiny = {"encoder_width": 4, "num_frequencies": 8, "inr_hidden": [16], "hyper_hidden": [16], "head_hidden": [16], "latent_dim": 4}
+    ablation.main([
+        "--variants", "plain,augment-flip", "--budget", "0.3", "--threads", "1", "--mnist-root", str(mnist),
+        "--out", str(tmp_path / "out"), "--train-size", "64", "--test-size", "40", "--image-size", "32",
+        "--batch-size", "16", "--chunk-steps", "2", "--model-overrides", json.dumps(tiny),
+    ])
+    for variant, strength in (("plain", 0.0), ("augment-flip", 1.0)):
+        record = json.loads((tmp_path / "out" / f"{variant}.json").read_text())
+        assert record["config"]["augment_strength"] == strength and record["config"]["latent_dim"] == 4
+        steps = [evaluation["steps"] for evaluation in record["evaluations"]]
+        assert len(steps) == 3 and steps[0] >= 2 and steps == sorted(steps)  # a chunk at least per third
+        for evaluation in record["evaluations"]:
+            assert 0.1 <= evaluation["kmeans"] <= 1.0 and 0.0 <= evaluation["knn20"] <= 1.0
+        assert record["machine"]["device"] == "cpu" and record["command"].startswith("python benchmarks/z_ablation.py")
+    # the flip variant replaced the model's deformation; the neighbour purity is a fraction of agreeing labels
+    assert ablation.build_model("augment-flip", 0, image_size=32, overrides=tiny).augment.flip == 0.5
+    labels = torch.tensor([0, 0, 1, 1])
+    z = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
+    assert ablation.neighbour_purity(z, labels, k=1) == 1.0
+    assert ablation.neighbour_purity(z, labels, k=3) == 1 / 3
+    with pytest.raises(SystemExit):
+        ablation.main(["--variants", "nonsense", "--out", str(tmp_path / "bad")])

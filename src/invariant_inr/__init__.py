@@ -3,13 +3,15 @@
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
 pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
-:mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
+:mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
+:mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
 """
 
 from . import cluster, datasets, metrics, presets, se2, testing
 from ._checks import checks_disabled, checks_enabled, set_checks_enabled
 from ._version import __version__
+from .augment import NuisanceAugment
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
 from .cluster import (
     SCAN,
@@ -71,6 +73,7 @@ from .se2 import (
 from .training import History, fit, make_loader, seed_everything
 
 __all__ = [
+    "NuisanceAugment",
     "encode_all",
     "preset",
     "presets",

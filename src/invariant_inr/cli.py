@@ -351,6 +351,9 @@ _MODEL_OPTIONS = (
     ("--translation-std", "translation_std", _non_negative_float,
      "std of the random translations of the consistency loss, normalised units (1 pixel of a 50x50 image = 2/49)"),
     ("--pixel-fraction", "pixel_fraction", _positive_float, "fraction of pixels per image and step in the reconstruction loss, (0, 1]"),
+    ("--augment-strength", "augment_strength", _non_negative_float,
+     "random nuisance deformation (rotation, scale, shear, thicker strokes) of what the backbone sees in training; "
+     "needs --pose analytic; 0 = the paper"),
     ("--consistency", "consistency", str, "consistency distance: cos or mse"),
     ("--latent-norm", "latent_norm", str, "batch (standardise z over the batch, against collapse) or none (the paper's plain head)"),
     ("--output-activation", "output_activation", str, "identity or sigmoid on the INR output"),

@@ -299,7 +299,28 @@ def _warp_in_chunks(make_base: Callable[[slice], Tensor], theta: Tensor, tau: Te
     return torch.cat(parts)
 
 
-class MNISTU(Dataset):
+class _PosedImages(Dataset):
+    """Images held in memory with their labels and true poses (``images``, ``labels``, ``theta``, ``tau``).
+
+    ``dataset[i]`` is ``(image, label)``, or ``(image, label, theta, tau)`` when ``return_pose`` is set.
+    """
+
+    images: Tensor
+    labels: Tensor
+    theta: Tensor
+    tau: Tensor
+    return_pose: bool
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        if self.return_pose:
+            return self.images[index], self.labels[index], self.theta[index], self.tau[index]
+        return self.images[index], self.labels[index]
+
+
+class MNISTU(_PosedImages):
     r"""MNIST(U): MNIST digits at random rotations and translations (paper, section 4.1.1).
 
     Each digit is embedded, centred, in ``size x size`` pixels (:func:`embed_digits`), then moved
@@ -422,14 +443,6 @@ class MNISTU(Dataset):
         if digits.ndim == 2:
             digits = digits.unsqueeze(0)
         return embed_digits(digits, self.size)
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        if self.return_pose:
-            return self.images[index], self.labels[index], self.theta[index], self.tau[index]
-        return self.images[index], self.labels[index]
 
     def __repr__(self) -> str:
         return (
@@ -602,7 +615,7 @@ def _truncated_normal(shape: tuple[int, ...], std: float, bound: float, generato
     return torch.special.ndtri(u) * std
 
 
-class Sprites(Dataset):
+class Sprites(_PosedImages):
     """A set of sprites with their latent factors; made by :func:`make_sprites`.
 
     ``dataset[i]`` is ``(image (1, size, size), label)``, or ``(image, label, theta, tau)`` with
@@ -660,14 +673,6 @@ class Sprites(Dataset):
         scale = self.scale if index is None else self.scale[index].reshape(-1)
         zeros = torch.zeros(labels.shape[0], dtype=torch.float32)
         return render_sprites(labels, scale, zeros, zeros[:, None].expand(-1, 2), size=self.size, shapes=self.shapes)
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        if self.return_pose:
-            return self.images[index], self.labels[index], self.theta[index], self.tau[index]
-        return self.images[index], self.labels[index]
 
     def __repr__(self) -> str:
         return f"Sprites(n={len(self)}, size={self.size}, shapes={self.shapes})"

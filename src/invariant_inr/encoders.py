@@ -22,7 +22,7 @@ The pose is never regressed as raw numbers. Two estimators are offered:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -209,13 +209,20 @@ class Encoder(nn.Module):
             return F.batch_norm(z, norm.running_mean, norm.running_var, training=False, eps=norm.eps)
         return self.z_norm(z)
 
-    def forward(self, images: Tensor) -> Encoding:
+    def forward(self, images: Tensor, augment: Callable[[Tensor], Tensor] | None = None) -> Encoding:
+        """Encode ``images``; with ``pose="analytic"``, ``augment`` (if given) deforms the canonical
+        images before the backbone (the training-time nuisance deformation of
+        :class:`~invariant_inr.augment.NuisanceAugment`; the pose is that of the undeformed image)."""
         if self.pose == "analytic":
             with torch.no_grad():
                 theta, tau = canonical_pose(images, self.rule)  # type: ignore[arg-type]
                 canonical_images = transform_images(images, theta, tau)
+                if augment is not None:
+                    canonical_images = augment(canonical_images)
             z = self._normalise(self.head(self.backbone(canonical_images)))  # (B, d)
             return Encoding(z, theta, tau)
+        if augment is not None:
+            raise ValueError("augment needs pose='analytic': it deforms the canonical image, which a learned pose does not produce")
         out = self.head(self.backbone(images))  # (B, d + pose_outputs)
         z, center = self._normalise(out[:, : self.latent_dim]), out[:, self.latent_dim : self.latent_dim + 2]
         theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m

@@ -15,6 +15,7 @@ encoded pose reproduces :math:`J` (appendices E and F).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from . import _checks
 from ._io import atomic_save, load_file
 from ._version import __version__
+from .augment import NuisanceAugment
 from .center import CANONICAL_RULES
 from .encoders import Encoder, Encoding, build_backbone
 from .fourier import FourierFeatures
@@ -67,6 +69,7 @@ class IRLINRConfig:
     lambda_consis: float = 1.0
     lambda_symm: float = 15.0
     pixel_fraction: float = 1.0
+    augment_strength: float = 0.0
     chunk_size: int | None = None
     seed: int = 0
 
@@ -121,6 +124,11 @@ class IRLINR(nn.Module):
         lambda_symm: weight of the symmetry-breaking loss (paper: 15).
         pixel_fraction: fraction of pixels, drawn at random per image and step, on which the
             reconstruction loss is evaluated (1.0: all; an unbiased estimate otherwise).
+        augment_strength: strength of the random nuisance deformation (rotation, scale, shear,
+            thicker strokes; :class:`~invariant_inr.augment.NuisanceAugment`) applied, during
+            :meth:`loss` only, to the canonical image each copy's backbone sees, so the consistency
+            loss teaches invariance to more than the pose (our addition; needs
+            ``pose="analytic"``). ``0`` (default) is the paper.
         chunk_size: evaluate the INR this many pixels at a time, recomputing activations in the
             backward pass, so memory stays bounded (``None``: all at once).
         seed: seed of the random Fourier matrix and of the initial weights.
@@ -162,6 +170,7 @@ class IRLINR(nn.Module):
         lambda_consis: float = 1.0,
         lambda_symm: float = 15.0,
         pixel_fraction: float = 1.0,
+        augment_strength: float = 0.0,
         chunk_size: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -201,10 +210,17 @@ class IRLINR(nn.Module):
             lambda_consis=_checks.check_positive_float(lambda_consis, "lambda_consis", allow_zero=True),
             lambda_symm=_checks.check_positive_float(lambda_symm, "lambda_symm", allow_zero=True),
             pixel_fraction=float(pixel_fraction),
+            augment_strength=_checks.check_positive_float(augment_strength, "augment_strength", allow_zero=True),
             chunk_size=chunk_size,
             seed=int(seed),
         )
+        if config.augment_strength > 0 and config.pose != "analytic":
+            raise ValueError(
+                f"augment_strength={config.augment_strength} needs pose='analytic' (it deforms the canonical image "
+                f"the backbone sees), got pose={config.pose!r}"
+            )
         self.config = config
+        self.augment = NuisanceAugment(config.augment_strength)
         generator = torch.Generator().manual_seed(config.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # module initialisers draw from the global RNG
@@ -351,7 +367,8 @@ class IRLINR(nn.Module):
         theta, tau = random_pose(2 * batch, config.translation_std, generator=generator, device=images.device, dtype=images.dtype)
         with _checks.checks_disabled():  # inputs checked above; nothing below syncs with the host
             posed = transform_images(images.repeat(2, 1, 1, 1), theta, tau)  # (2B, C, H, W): two copies
-            enc = self.encoder(posed)
+            augment = None if self.augment.is_identity else functools.partial(self.augment, generator=generator)
+            enc = self.encoder(posed, augment)
             params = self.hyper(enc.z)  # (2B, K)
             grid = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)  # (P, 2)
             targets = posed.flatten(2).transpose(1, 2)  # (2B, P, C)

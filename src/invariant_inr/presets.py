@@ -20,7 +20,12 @@ Three presets:
     as ``"quick"`` with the ``"moments"`` rule (rotated copies of MNIST(U) digits canonicalise to
     the same image slightly more often with it than with ``"harmonic"``: 99.6 % against 99.1 %),
     ``d = 32``, a narrower small CNN (16 channels first, cheaper at 50 x 50),
-    96 frequencies, INR widths 192, and a quarter of the pixels per step.
+    96 frequencies, INR widths 192, a quarter of the pixels per step, and the nuisance
+    deformation of :mod:`invariant_inr.augment` at strength 1 (``augment_strength=1.0``). In
+    runs of the same length on MNIST(U) (10,000 training images, about 125-200 steps of batch 64,
+    single seeds), k-means accuracy on the test ``z`` was 25-27 % without it and 36-40 % with it;
+    twice the strength or an added random half turn did worse (31 %), and so did the ``"mse"``
+    consistency (24 %).
 
 ``"paper"``
     The paper's settings (appendices A-B): ResNet18 encoder with a ``[512, 512]`` head, a learned
@@ -77,6 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "head_hidden": (256,),
         "pixel_fraction": 0.25,
         "translation_std": 0.1,
+        "augment_strength": 1.0,
     },
     "paper": {
         "latent_dim": 32,

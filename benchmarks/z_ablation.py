@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+r"""How model options change the quality of ``z`` on MNIST(U) for a fixed training time.
+
+Each variant is the ``mnist-quick`` preset with some options replaced; all variants train on the
+same 10,000 MNIST(U) training images (seed 0) with Adam (lr 1e-3, batch 64) for ``--budget``
+seconds, and are evaluated on the same 2,000 test images (seed 1) after each third of the budget:
+
+* ``kmeans``: k-means accuracy on ``z`` (10 clusters, best of 10 k-means++ inits, one seed);
+* ``knn20``: the fraction of each test image's 20 nearest neighbours in ``z`` (Euclidean, ``z``
+  centred) that share its label: the purity SCAN's neighbour mining starts from.
+
+Variants (``--variants``, comma-separated; default ``plain,augment``)::
+
+    plain          the preset without nuisance deformation (augment_strength = 0)
+    augment        the preset as it is (augment_strength = 1)
+    augment-x2     augment_strength = 2 (rotation 40 deg, scale 0.4, shear 0.8, always thicker)
+    augment-flip   strength 1 plus a random half turn with probability 0.5
+    augment-mse    strength 1 with the mean-squared consistency instead of the cosine
+    consis-x3      strength 1 with the consistency weight 3
+
+Usage::
+
+    python benchmarks/z_ablation.py --budget 600 --threads 1 --variants plain,augment --out benchmarks/results/z_ablation
+
+Run variants as separate processes to use the cores in parallel (``--threads 1`` each); the JSON
+output of each goes to ``OUT/<variant>.json``. Steps, not seconds, are what to compare across
+variants: the step counts are recorded beside every evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from invariant_inr import IRLINR, NuisanceAugment, fit
+from invariant_inr._environment import machine_info
+from invariant_inr.cluster import kmeans
+from invariant_inr.datasets import MNISTU
+from invariant_inr.inference import encode_all
+from invariant_inr.metrics import clustering_accuracy
+from invariant_inr.presets import preset
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST_ROOT = REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {"augment_strength": 0.0},
+    "augment": {"augment_strength": 1.0},
+    "augment-x2": {"augment_strength": 2.0},
+    "augment-flip": {"augment_strength": 1.0, "_flip": 0.5},
+    "augment-mse": {"augment_strength": 1.0, "consistency": "mse"},
+    "consis-x3": {"augment_strength": 1.0, "lambda_consis": 3.0},
+}
+"""Options replaced in the ``mnist-quick`` preset (keys starting with ``_`` are handled here)."""
+
+
+def neighbour_purity(z: torch.Tensor, labels: torch.Tensor, k: int = 20) -> float:
+    """Fraction of the ``k`` nearest neighbours (Euclidean, centred ``z``) with the same label."""
+    z = z.double() - z.double().mean(0)
+    distances = torch.cdist(z, z)
+    distances.fill_diagonal_(float("inf"))
+    neighbours = distances.topk(k, largest=False).indices  # (N, k)
+    return float((labels[neighbours] == labels[:, None]).double().mean())
+
+
+def build_model(variant: str, seed: int, *, image_size: int = 50, overrides: dict[str, Any] | None = None) -> IRLINR:
+    overrides = overrides or {}
+    options = {**preset("mnist-quick"), **{k: v for k, v in VARIANTS[variant].items() if not k.startswith("_")}, **overrides}
+    model = IRLINR(1, image_size, seed=seed, **options)
+    if "_flip" in VARIANTS[variant]:  # a recipe the config cannot name: replace the module
+        model.augment = NuisanceAugment(model.config.augment_strength, flip=VARIANTS[variant]["_flip"])
+    return model
+
+
+def run(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    common = dict(size=args.image_size, translation_std_pixels=5.0, subset="random")
+    train = MNISTU(args.mnist_root, "train", num_samples=args.train_size, seed=args.seed, **common)
+    test = MNISTU(args.mnist_root, "test", num_samples=args.test_size, seed=args.seed + 1, **common)
+    model = build_model(variant, args.seed, image_size=args.image_size, overrides=json.loads(args.model_overrides))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    record: dict[str, Any] = {"variant": variant, "options": VARIANTS[variant], "config": model.config.to_dict(), "evaluations": []}
+    steps, start = 0, time.perf_counter()
+    for third in range(3):
+        history = fit(
+            model, train.images, epochs=10**6, batch_size=args.batch_size, optimizer=optimizer, max_steps_per_epoch=args.chunk_steps,
+            time_limit=args.budget / 3, seed=args.seed + third, progress=False,
+        )
+        steps += args.chunk_steps * history.epochs
+        z = encode_all(model, test.images, batch_size=256).z
+        predictions = kmeans(z, 10, num_init=10, seed=args.seed).assignments
+        evaluation = {
+            "seconds": round(time.perf_counter() - start, 1),
+            "steps": steps,
+            "recon": history["recon"][-1],
+            "consis": history["consis"][-1],
+            "kmeans": clustering_accuracy(test.labels, predictions),
+            "knn20": neighbour_purity(z, test.labels),
+        }
+        record["evaluations"].append(evaluation)
+        print(variant, json.dumps(evaluation), flush=True)
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", default="plain,augment", help=f"comma-separated, from {sorted(VARIANTS)}")
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per variant (default 600)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST_ROOT)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "z_ablation")
+    parser.add_argument("--train-size", type=int, default=10_000, help=argparse.SUPPRESS)
+    parser.add_argument("--test-size", type=int, default=2_000, help=argparse.SUPPRESS)
+    # for the test-suite: a tiny model on fake data
+    parser.add_argument("--image-size", type=int, default=50, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
+    parser.add_argument("--chunk-steps", type=int, default=25, help=argparse.SUPPRESS)
+    parser.add_argument("--model-overrides", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from {sorted(VARIANTS)}")
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/z_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    for variant in variants:
+        record = run(variant, args)
+        record.update(command=command, budget_seconds=args.budget, machine=machine_info(torch.device("cpu")),
+                      date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        (args.out / f"{variant}.json").write_text(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()
