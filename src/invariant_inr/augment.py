@@ -21,9 +21,9 @@ consistency loss pulls the codes of the two deformed copies together. The geomet
 coordinate convention of :mod:`invariant_inr.se2` (``x`` right, ``y`` up, the longer side spanning
 ``[-1, 1]``), so it acts the same on non-square images.
 
-Measured on MNIST(U) (``docs/results.md``): with the ``"mnist-quick"`` preset, k-means on ``z``
-after the same number of steps rose from about 25 % without deformation to about 36 % with
-``strength=1``.
+Measured on MNIST(U) (``benchmarks/z_ablation.py``, ``docs/results.md``): with the
+``"mnist-quick"`` preset, k-means accuracy on the test ``z`` after 300 steps was 25.1 % without
+the deformation and 42.3 % with ``strength=1``.
 
 Example:
     >>> import torch
@@ -50,7 +50,7 @@ from .se2 import _to_sampling_grid, coordinate_grid, rotation_matrix
 
 __all__ = ["NuisanceAugment"]
 
-# The recipe at strength 1 (MNIST(U) experiment "augB" of docs/results.md).
+# The recipe at strength 1 (the best of the recipes tried on MNIST(U), docs/results.md).
 _ROTATION_DEG = 20.0
 _SCALE = 0.2
 _SHEAR = 0.4

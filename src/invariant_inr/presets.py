@@ -24,8 +24,8 @@ Three presets:
     deformation of :mod:`invariant_inr.augment` at strength 1 (``augment_strength=1.0``). In
     runs of the same length on MNIST(U) (10,000 training images, about 125-200 steps of batch 64,
     single seeds), k-means accuracy on the test ``z`` was 25-27 % without it and 36-40 % with it;
-    twice the strength or an added random half turn did worse (31 %), and so did the ``"mse"``
-    consistency (24 %).
+    a stronger recipe or an added random half turn did worse (31 %), and so did the ``"mse"``
+    consistency (24 %); see ``docs/results.md``.
 
 ``"paper"``
     The paper's settings (appendices A-B): ResNet18 encoder with a ``[512, 512]`` head, a learned
