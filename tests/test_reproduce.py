@@ -24,15 +24,16 @@ from invariant_inr.datasets import write_idx
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_reproduce():
-    spec = importlib.util.spec_from_file_location("invariant_inr_reproduce_benchmark", ROOT / "benchmarks" / "reproduce.py")
+def _load_benchmark(script: str):
+    """Import ``benchmarks/<script>.py`` (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(f"invariant_inr_{script}_benchmark", ROOT / "benchmarks" / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-reproduce = _load_reproduce()
+reproduce = _load_benchmark("reproduce")
 
 
 def write_fake_mnist(root: Path, *, train: int = 120, test: int = 80, seed: int = 0) -> Path:
@@ -218,16 +219,8 @@ def test_settings_per_protocol(tmp_path: Path) -> None:
     assert reproduce.DEFAULT_MNIST_ROOT == ROOT.parent / "shared" / "data" / "mnist"
 
 
-def _load_ablation():
-    spec = importlib.util.spec_from_file_location("invariant_inr_z_ablation_benchmark", ROOT / "benchmarks" / "z_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_z_ablation_runs_each_variant(tmp_path: Path, keep_threads: None) -> None:
-    ablation = _load_ablation()
+    ablation = _load_benchmark("z_ablation")
     mnist = write_fake_mnist(tmp_path / "mnist", train=64, test=40)
     tiny = {"encoder_width": 4, "num_frequencies": 8, "inr_hidden": [16], "hyper_hidden": [16], "head_hidden": [16], "latent_dim": 4}
     ablation.main([
