@@ -13,7 +13,7 @@ Protocols::
     MNIST(U) (digits in 50 x 50, rotation ~ U[0, 2 pi), translation ~ N(0, 5^2) pixels) with
     10,000 training images from the MNIST train split and 2,000 test images from the test split
     (seeded random subsets). The model is the named preset of :mod:`invariant_inr.presets`
-    (``--preset``, default ``mnist-quick``, or ``quick`` where that does not exist). Training runs in chunks of 25 steps (``fit``'s
+    (``--preset``, default ``mnist-quick``). Training runs in chunks of 25 steps (``fit``'s
     ``max_steps_per_epoch``; each chunk draws from a fresh shuffle of the training set, and the
     history counts chunks as epochs) and stops after the chunk in which ``--time-limit`` seconds
     (default 1200) have passed.
@@ -70,7 +70,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from invariant_inr import IRLINR, fit
+from invariant_inr import IRLINR, fit, presets
 from invariant_inr._environment import machine_info
 from invariant_inr.center import CANONICAL_RULES, canonical_pose, canonicalize
 from invariant_inr.cluster import SCAN, agglomerative, kmeans, save_assignments, save_embeddings
@@ -87,23 +87,8 @@ RULES: tuple[str, ...] = tuple(CANONICAL_RULES)  # every rule the library offers
 BOTH_RULES = ("com", "moments")  # --rule both: the paper's rule against the principal-axis rule
 
 # ------------------------------------------------------------------------------------------------
-# Settings. The model preset lives in invariant_inr.presets; FALLBACK_* are used only when that
-# module is missing (older checkouts). Edit PROTOCOLS to change a protocol's defaults.
+# Settings. The model preset lives in invariant_inr.presets. Edit PROTOCOLS to change a protocol's defaults.
 # ------------------------------------------------------------------------------------------------
-
-FALLBACK_MODEL: dict[str, Any] = dict(
-    encoder="small",
-    pose="analytic",
-    canonical_rule="moments",
-    latent_dim=32,
-    num_frequencies=128,
-    inr_hidden=(256, 256),
-    hyper_hidden=(256, 256),
-    head_hidden=(512,),
-    pixel_fraction=0.25,
-    translation_std=0.1,
-)
-FALLBACK_FIT: dict[str, Any] = dict(batch_size=64, lr=3e-4, weight_decay=0.0)
 
 # SCAN on z: SCAN's 20 neighbours and entropy weight 5; a learning rate of 1e-2 instead of SCAN's
 # 1e-4 and 50 + 15 epochs, because the head here is trained for seconds, not hours (on PCA-32 features
@@ -121,7 +106,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         # fit() checks the time limit after each epoch; cutting an "epoch" at 25 steps (each one a fresh
         # shuffle of the training set) checks it every 25 steps and checkpoints as often
         "max_steps_per_epoch": 25,
-        "preset": "mnist-quick",  # "quick" where invariant_inr.presets has no "mnist-quick"
+        "preset": "mnist-quick",
         "dims": None,  # the preset's latent_dim
         "device": "cpu",
         "scan_mode": "auto",
@@ -287,23 +272,9 @@ def z_invariance(z_moved: Tensor, z_base: Tensor) -> dict[str, float]:
 
 def _load_presets(name: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Model and training keyword arguments of preset ``name`` and where they came from."""
-    try:
-        from invariant_inr import presets
-    except ImportError:  # pragma: no cover - presets.py exists in this checkout
-        if name not in ("quick", "fallback"):
-            raise SystemExit(f"invariant_inr.presets is missing, so only the built-in fallback preset exists, not {name!r}")
-        return dict(FALLBACK_MODEL), dict(FALLBACK_FIT), "benchmarks/reproduce.py FALLBACK_MODEL"
     if name not in presets.preset_names():
         raise SystemExit(f"unknown preset {name!r}; invariant_inr.presets has {presets.preset_names()}")
     return presets.preset(name), presets.training_preset(name), f"invariant_inr.presets.preset({name!r})"
-
-
-def _has_preset(name: str) -> bool:
-    try:
-        from invariant_inr import presets
-    except ImportError:  # pragma: no cover
-        return False
-    return name in presets.preset_names()
 
 
 def _parse_config(text: str | None) -> dict[str, dict[str, Any]]:
@@ -387,8 +358,6 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Everything a run needs, from the protocol's defaults and the command line."""
     proto = PROTOCOLS[args.protocol]
     preset_name = args.preset or proto["preset"]
-    if args.preset is None and preset_name == "mnist-quick" and not _has_preset(preset_name):
-        preset_name = "quick"
     model_kwargs, fit_kwargs, preset_source = _load_presets(preset_name)
     overrides = _parse_config(args.config)
     model_kwargs.update(proto["model_overrides"])

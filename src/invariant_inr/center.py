@@ -209,10 +209,15 @@ def angular_harmonics(images: Tensor, orders: int = 4) -> tuple[Tensor, Tensor]:
     center, _, probs = central_moments(images)
     _, _, height, width = images.shape
     points = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)
+    return _harmonics(probs, center, points, orders)
+
+
+def _harmonics(probs: Tensor, center: Tensor, points: Tensor, orders: int) -> tuple[Tensor, Tensor]:
+    """:func:`angular_harmonics` from the moments :func:`central_moments` already gave."""
     offsets = points.unsqueeze(0) - center.unsqueeze(1)  # (B, P, 2)
     radius_sq = offsets.pow(2).sum(-1)  # (B, P)
     angle = safe_atan2(offsets[..., 1], offsets[..., 0])  # (B, P)
-    orders_t = torch.arange(1, orders + 1, device=images.device, dtype=images.dtype)  # (K,)
+    orders_t = torch.arange(1, orders + 1, device=probs.device, dtype=probs.dtype)  # (K,)
     weights = probs * radius_sq  # (B, P)
     total = weights.sum(dim=1, keepdim=True)  # (B, 1)
     safe_total = torch.where(total > 0, total, torch.ones_like(total))
@@ -222,21 +227,21 @@ def angular_harmonics(images: Tensor, orders: int = 4) -> tuple[Tensor, Tensor]:
     return real, imag
 
 
-def _harmonic_angle(images: Tensor, covariance: Tensor, probs: Tensor, center: Tensor, points: Tensor) -> Tensor:
+def _harmonic_angle(covariance: Tensor, probs: Tensor, center: Tensor, points: Tensor) -> Tensor:
     """Angle ``phi (B,)`` of the ``"harmonic"`` rule (the canonical rotation is ``-phi``)."""
-    real, imag = angular_harmonics(images)  # (B, 4)
+    real, imag = _harmonics(probs, center, points, orders=4)  # (B, 4)
     strength = torch.sqrt(real.pow(2) + imag.pow(2))  # (B, 4)
     strong = strength > HARMONIC_THRESHOLD
     # lowest strong order; where none is strong, the strongest one
     order_index = torch.where(strong.any(dim=1), strong.float().argmax(dim=1), strength.argmax(dim=1))  # (B,)
-    order = (order_index + 1).to(images.dtype)
+    order = (order_index + 1).to(probs.dtype)
     pick = order_index.unsqueeze(1)
     phi = safe_atan2(imag.gather(1, pick).squeeze(1), real.gather(1, pick).squeeze(1)) / order
     # harmonic k fixes the angle only up to 2*pi/k: take the branch that points most along the first
     # harmonic (weak, but it turns with the image), so objects without k-fold symmetry stay consistent
-    branches = phi.unsqueeze(1) + 2 * math.pi * torch.arange(4, device=images.device, dtype=images.dtype) / order.unsqueeze(1)
+    branches = phi.unsqueeze(1) + 2 * math.pi * torch.arange(4, device=probs.device, dtype=probs.dtype) / order.unsqueeze(1)
     alignment = real[:, :1] * torch.cos(branches) + imag[:, :1] * torch.sin(branches)  # (B, 4)
-    alignment = torch.where(torch.arange(4, device=images.device) < order.unsqueeze(1), alignment, torch.full_like(alignment, -math.inf))
+    alignment = torch.where(torch.arange(4, device=probs.device) < order.unsqueeze(1), alignment, torch.full_like(alignment, -math.inf))
     phi = branches.gather(1, alignment.argmax(dim=1, keepdim=True)).squeeze(1)
     axis_phi = _principal_direction(covariance, probs, center, points, across=True)  # k = 2, signed
     return torch.where(order_index == 1, axis_phi, phi)
@@ -271,7 +276,7 @@ def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor,
     _, _, height, width = images.shape
     points = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)
     if rule == "harmonic":
-        phi = _harmonic_angle(images, covariance, probs, center, points)
+        phi = _harmonic_angle(covariance, probs, center, points)
     else:
         phi = _principal_direction(covariance, probs, center, points)
     return wrap_angle(-phi), -center
