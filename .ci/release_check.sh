@@ -51,7 +51,7 @@ say "built $(basename "$sdist") and $(basename "$wheel")"
 import sys, tarfile, zipfile
 sdist, wheel = sys.argv[1:]
 names = set(zipfile.ZipFile(wheel).namelist())
-for required in ("invariant_inr/py.typed", "invariant_inr/cli.py", "invariant_inr/__main__.py"):
+for required in ("invariant_inr/py.typed", "invariant_inr/cli/__init__.py", "invariant_inr/__main__.py"):
     assert required in names, f"the wheel lacks {required}"
 entry = next(n for n in names if n.endswith("entry_points.txt"))
 assert "invariant-inr = invariant_inr.cli:main" in zipfile.ZipFile(wheel).read(entry).decode(), "no console script"

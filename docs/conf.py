@@ -49,7 +49,7 @@ else:
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "README.md"]
+exclude_patterns = ["_build", "_mathjax", "Thumbs.db", ".DS_Store", "README.md"]
 templates_path: list[str] = []
 
 # -- autodoc / napoleon ---------------------------------------------------------------------------
@@ -86,6 +86,28 @@ else:
 html_theme = "furo"
 html_title = f"invariant-inr {release}"
 html_static_path = ["_static"]
+
+# -- mathematics offline --------------------------------------------------------------------------
+# Sphinx loads MathJax from a CDN by default, so formulas stay raw \(...\) where no network reaches
+# it. With a local MathJax 3 (its ``es5`` folder: ``npm install --prefix docs/_mathjax mathjax@3``,
+# or any folder named by INVARIANT_INR_MATHJAX) the site carries its own copy and reads offline.
+
+
+def local_mathjax() -> Path | None:
+    """The ``es5`` folder of a local MathJax 3 with ``tex-chtml.js``, or None (then the CDN is used)."""
+    named = os.environ.get("INVARIANT_INR_MATHJAX")
+    for folder in ([Path(named)] if named else []) + [DOCS / "_mathjax" / "node_modules" / "mathjax" / "es5"]:
+        if (folder / "tex-chtml.js").is_file():
+            return folder.resolve()
+    if named:
+        raise FileNotFoundError(f"INVARIANT_INR_MATHJAX={named!r} holds no tex-chtml.js (give MathJax 3's es5 folder)")
+    return None
+
+
+MATHJAX = local_mathjax()
+if MATHJAX is not None:
+    html_static_path.append(str(MATHJAX.parent))  # copied as _static/es5/...
+    mathjax_path = "es5/tex-chtml.js"
 html_theme_options = {"source_repository": "https://github.com/invariant-inr/invariant-inr", "source_branch": "main",
                       "source_directory": "docs/"}
 

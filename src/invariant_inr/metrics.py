@@ -7,7 +7,7 @@ Clustering (paper Tables 2-4, Figure 5)
     they hold whole numbers); the label values themselves are arbitrary integers. The scores are
     computed here in ``numpy`` (exact integer counts, ``float64`` sums) and agree with
     ``scikit-learn`` (tested when it is installed). :func:`clustering_accuracy` with
-    ``mapping="hungarian"`` needs ``scipy`` (installed with ``scikit-learn``).
+    ``mapping="hungarian"`` uses ``scipy`` (a dependency of the package).
 
 Pose recovery (paper Table 1, Figure 4)
     The canonical pose of an image is arbitrary (a learnt convention), so the pose the encoder
@@ -131,10 +131,10 @@ def _contingency(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
 def _linear_sum_assignment() -> Any:
     try:
         from scipy.optimize import linear_sum_assignment
-    except ImportError:  # pragma: no cover - scipy ships with scikit-learn
+    except ImportError:  # pragma: no cover - scipy is a dependency; only a broken environment lacks it
         raise ImportError(
-            'mapping="hungarian" needs scipy; install it with `pip install "invariant-inr[cluster]"` '
-            '(or `pip install scipy`), or use mapping="majority"'
+            'mapping="hungarian" needs scipy, a dependency of invariant-inr that is missing here; '
+            'install it with `pip install scipy`, or use mapping="majority"'
         ) from None
     return linear_sum_assignment
 

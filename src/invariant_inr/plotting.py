@@ -1,10 +1,12 @@
-"""Pictures of what a model learned: image grids and the rotation scatter plot.
+"""Pictures of what a model learned: image grids, cluster grids and the rotation, confusion and loss plots.
 
 * :func:`tile_images` lays rows of images out on one canvas; :func:`save_image_grid` writes it
   as a PNG, with row labels when matplotlib is installed and as a plain PNG (no labels, through
-  a small built-in writer) when it is not.
-* :func:`plot_rotation` draws true against predicted rotation, as the paper's figure 4; it needs
-  matplotlib (``pip install "invariant-inr[plot]"``).
+  a small built-in writer) when it is not. :func:`save_cluster_grid` does the same for a
+  sample of the images of each cluster (the paper's figures 11-12).
+* :func:`plot_rotation` draws true against predicted rotation, as the paper's figure 4;
+  :func:`plot_confusion` a class-by-cluster count matrix (figure 5); :func:`plot_losses` the
+  training losses. These need matplotlib (``pip install "invariant-inr[plot]"``).
 
 matplotlib is imported only inside the functions that use it, and through its object-oriented API
 (``matplotlib.figure.Figure``), so no global ``pyplot`` state or interactive backend is touched.
@@ -34,7 +36,17 @@ from torch import Tensor
 
 from . import _checks
 
-__all__ = ["PLOT_HINT", "have_matplotlib", "plot_rotation", "save_image_grid", "save_png", "tile_images"]
+__all__ = [
+    "PLOT_HINT",
+    "have_matplotlib",
+    "plot_confusion",
+    "plot_losses",
+    "plot_rotation",
+    "save_cluster_grid",
+    "save_image_grid",
+    "save_png",
+    "tile_images",
+]
 
 PLOT_HINT = 'plots need matplotlib: pip install "invariant-inr[plot]" (or pip install matplotlib)'
 
@@ -55,6 +67,16 @@ def have_matplotlib() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int | None = None, tight: bool = False) -> Path:
+    """Write a matplotlib figure to ``path`` (parent folders created) and return the path."""
+    if tight:
+        fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi if dpi is not None else "figure")
+    return path
 
 
 def _to_display(images: Tensor) -> Tensor:
@@ -215,10 +237,7 @@ def save_image_grid(
         spine.set_visible(False)
     if title:
         ax.set_title(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return _save_figure(fig, path, dpi=dpi)
 
 
 def plot_rotation(
@@ -289,8 +308,187 @@ def plot_rotation(
     ax.set_ylabel("predicted rotation θ̂")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return _save_figure(fig, path, tight=True)
+
+
+def save_cluster_grid(
+    path: str | os.PathLike[str],
+    images: Tensor,
+    assignments: Tensor | Sequence[int],
+    *,
+    per_cluster: int = 64,
+    columns: int = 8,
+    seed: int = 0,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
+    use_matplotlib: bool | None = None,
+) -> Path:
+    """Save a PNG with up to ``per_cluster`` images of each cluster, as the paper's figures 11-12.
+
+    Each cluster is one block of ``columns`` images per row (8 x 8 by default), drawn from the
+    cluster at random (seeded) when it holds more; blocks are laid out side by side, about as
+    many across as down, largest cluster first, each titled with its id and size when matplotlib is
+    installed (a plain PNG without titles otherwise).
+
+    Args:
+        path: the PNG file.
+        images: ``(N, C, H, W)`` images.
+        assignments: ``(N,)`` cluster id of each image (integers ``>= 0``).
+        per_cluster: images shown per cluster.
+        columns: images per row inside a cluster's block.
+        seed: seed of the random choice of the images shown.
+        value_range: value range of the images, see :func:`tile_images`.
+        use_matplotlib: as in :func:`save_image_grid`.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> import os, tempfile, torch
+        >>> path = save_cluster_grid(os.path.join(tempfile.mkdtemp(), "c.png"), torch.rand(30, 1, 8, 8),
+        ...                          torch.arange(30) % 3, per_cluster=4, columns=2)
+        >>> path.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    _checks.check_images(images, "images", finite=False)
+    ids = torch.as_tensor(assignments).detach().cpu().reshape(-1).long()
+    if ids.shape[0] != images.shape[0]:
+        raise ValueError(f"assignments must have one entry per image ({images.shape[0]}), got {ids.shape[0]}")
+    if ids.numel() and int(ids.min()) < 0:
+        raise ValueError(f"assignments must be cluster ids >= 0, got {int(ids.min())}")
+    _checks.check_positive_int(per_cluster, "per_cluster")
+    _checks.check_positive_int(columns, "columns")
+    images = images.detach().cpu()
+    generator = torch.Generator().manual_seed(seed)
+    sizes = torch.bincount(ids)
+    order = [c for c in torch.argsort(sizes, descending=True, stable=True).tolist() if sizes[c] > 0]
+    blocks, titles = [], []
+    for cluster in order:
+        members = (ids == cluster).nonzero().reshape(-1)
+        if members.numel() > per_cluster:
+            members = members[torch.randperm(members.numel(), generator=generator)[:per_cluster]].sort().values
+        shown = images[members]
+        rows = [shown[start : start + columns] for start in range(0, shown.shape[0], columns)]
+        blocks.append(tile_images(rows, value_range=value_range, padding=1, background=1.0))  # (h, w, 3)
+        titles.append(f"cluster {cluster} ({int(sizes[cluster])})")
+    across = max(1, math.ceil(math.sqrt(len(blocks))))
+    height = max(block.shape[0] for block in blocks)
+    width = max(block.shape[1] for block in blocks)
+    gap = max(12, images.shape[-1] // 2)  # room for each block's title above it
+    down = math.ceil(len(blocks) / across)
+    canvas = torch.ones(down * (height + gap) + gap, across * (width + gap) + gap, 3)
+    corners = []
+    for index, block in enumerate(blocks):
+        top = gap + (index // across) * (height + gap)
+        left = gap + (index % across) * (width + gap)
+        canvas[top : top + block.shape[0], left : left + block.shape[1]] = block
+        corners.append((top, left))
+    if use_matplotlib is None:
+        use_matplotlib = have_matplotlib()
+    if not use_matplotlib:
+        return save_png(path, canvas)
+    figure = _import_matplotlib()
+    zoom = max(1.0, 24.0 / max(images.shape[-2:]))  # small images drawn at least 24 screen pixels wide
+    dpi = 100
+    fig = figure.Figure(figsize=(canvas.shape[1] * zoom / dpi, canvas.shape[0] * zoom / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(canvas.numpy(), interpolation="nearest")
+    for (top, left), title in zip(corners, titles):
+        ax.text(left, top - 1, title, fontsize=7, va="bottom", ha="left")
+    ax.set_axis_off()
+    return _save_figure(fig, path, dpi=dpi)
+
+
+def plot_confusion(
+    path: str | os.PathLike[str],
+    counts: np.ndarray | Tensor,
+    *,
+    class_names: Sequence[str] | None = None,
+    cluster_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Draw a class-by-cluster count matrix with its numbers, as the paper's figure 5.
+
+    Reorder the columns first (for example with :func:`~invariant_inr.metrics.match_clusters`)
+    so that matched clusters sit on the diagonal.
+
+    Args:
+        path: the PNG file.
+        counts: ``(C, K)`` counts of class ``i`` (row) in cluster ``j`` (column).
+        class_names: ``C`` row names (default ``0..C-1``).
+        cluster_names: ``K`` column names (default ``0..K-1``).
+        title: figure title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+
+    Example:
+        >>> import os, tempfile, numpy
+        >>> path = plot_confusion(os.path.join(tempfile.mkdtemp(), "m.png"), numpy.eye(3, dtype=int) * 5)
+        >>> path.exists()
+        True
+    """
+    figure = _import_matplotlib()
+    matrix = np.asarray(counts.detach().cpu().numpy() if isinstance(counts, Tensor) else counts)
+    if matrix.ndim != 2 or matrix.size == 0:
+        raise ValueError(f"counts must be a non-empty (C, K) matrix, got shape {matrix.shape}")
+    rows, cols = matrix.shape
+    fig = figure.Figure(figsize=(max(3.6, 1.2 + 0.42 * cols), max(2.6, 1.0 + 0.4 * rows)), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(matrix, cmap="Blues", interpolation="nearest", aspect="auto")
+    high = matrix.max() if matrix.max() > 0 else 1
+    for i in range(rows):  # a loop over the few cells drawn, not a batch computation
+        for j in range(cols):
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i, j] > 0.6 * high else "black")
+    ax.set_xticks(range(cols), list(cluster_names) if cluster_names is not None else [str(j) for j in range(cols)], fontsize=8)
+    ax.set_yticks(range(rows), list(class_names) if class_names is not None else [str(i) for i in range(rows)], fontsize=8)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel("class")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save_figure(fig, path, tight=True)
+
+
+def plot_losses(path: str | os.PathLike[str], history: dict[str, Sequence[float]], *, title: str | None = None) -> Path:
+    """Draw the training losses per epoch (one line per loss term, log scale), from :func:`~invariant_inr.fit`'s history.
+
+    Args:
+        path: the PNG file.
+        history: ``{name: [value per epoch]}``; non-positive or non-finite values are left out of
+            the log-scale plot.
+        title: figure title.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = plot_losses(os.path.join(tempfile.mkdtemp(), "l.png"), {"total": [1.0, 0.5], "recon": [0.8, 0.3]})
+        >>> path.exists()
+        True
+    """
+    figure = _import_matplotlib()
+    fig = figure.Figure(figsize=(5.0, 3.4), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    drawn = 0
+    for name, values in history.items():
+        series = np.asarray(list(values), dtype=np.float64)
+        epochs = np.arange(1, series.size + 1)
+        keep = np.isfinite(series) & (series > 0)
+        if keep.any():
+            ax.plot(epochs[keep], series[keep], marker="o", markersize=3, label=name)
+            drawn += 1
+    if drawn:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save_figure(fig, path, tight=True)
