@@ -181,7 +181,7 @@ def test_load_mnist_download_uses_torchvision(tmp_path: Path, monkeypatch: pytes
         raw.mkdir(parents=True, exist_ok=True)
         _write_fake_mnist(raw, "train" if train else "test", 10, gz=False)
 
-    monkeypatch.setattr(D, "_torchvision_mnist", lambda: fake_mnist)  # no network, no torchvision import
+    monkeypatch.setattr(D._mnist, "_torchvision_mnist", lambda: fake_mnist)  # no network, no torchvision import
     with pytest.raises(FileNotFoundError):
         D.load_mnist(tmp_path, "test")  # download=False: never calls torchvision
     assert calls == []
@@ -193,7 +193,7 @@ def test_load_mnist_download_uses_torchvision(tmp_path: Path, monkeypatch: pytes
     def offline(root: str, train: bool, download: bool) -> None:
         raise RuntimeError("no network")
 
-    monkeypatch.setattr(D, "_torchvision_mnist", lambda: offline)
+    monkeypatch.setattr(D._mnist, "_torchvision_mnist", lambda: offline)
     with pytest.raises(RuntimeError, match="copy the four IDX files"):
         D.load_mnist(tmp_path, "train", download=True)
 
