@@ -10,11 +10,15 @@ trains one model across the ranks instead of one independent model per process.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import torch
 
 __all__ = ["backend_for", "init_distributed", "join_torchrun_group", "launched_by_torchrun"]
+
+_JOINS = itertools.count()
+"""Groups :func:`join_torchrun_group` has initialised in this process (every rank counts alike)."""
 
 
 def launched_by_torchrun() -> bool:
@@ -48,7 +52,8 @@ def join_torchrun_group(device: torch.device | str, *, device_given: bool = True
     :func:`launched_by_torchrun` is False. Otherwise the group is initialised with
     :func:`backend_for` ``(device)``; on CUDA, a device without an index (or one not chosen by the
     caller, ``device_given=False``) becomes ``cuda:LOCAL_RANK``, one GPU per rank, and is made
-    the current CUDA device.
+    the current CUDA device. Every call that initialises a group gives it its own key prefix in
+    ``torchrun``'s store, so a process can join, destroy and join again (two ``fit`` calls).
 
     Args:
         device: the device this process trains on.
@@ -68,7 +73,11 @@ def join_torchrun_group(device: torch.device | str, *, device_given: bool = True
         if device.index is None or not device_given:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    dist.init_process_group(backend_for(device))
+    store, rank, world_size = next(dist.rendezvous("env://"))
+    # A fresh key prefix for every group joined here: the store outlives destroy_process_group() and
+    # still holds the previous group's addresses, which a re-joining rank could read and hang on.
+    store = dist.PrefixStore(f"invariant_inr/group{next(_JOINS)}", store)
+    dist.init_process_group(backend_for(device), store=store, rank=rank, world_size=world_size)
     return True, device
 
 

@@ -207,8 +207,10 @@ def fit(
         environment says it runs under ``torchrun`` (``WORLD_SIZE`` > 1, ``RANK`` and
         ``MASTER_ADDR`` set) and no process group is initialised, ``fit`` joins one itself (NCCL
         on CUDA, each rank on ``cuda:LOCAL_RANK`` unless ``device`` names a GPU; gloo on the CPU)
-        and destroys it before returning, so no global state is left behind. A group the caller
-        initialised before ``fit`` is used as it is and left alone.
+        and destroys it before returning, so no global state is left behind (when ``fit`` raises,
+        the group is left as it is: destroying it could block while another rank waits in a
+        collective, and the process is usually ending). A group the caller initialised before
+        ``fit`` is used as it is and never destroyed.
 
     Returns:
         The :class:`History` of every completed epoch (including resumed ones).
@@ -230,32 +232,30 @@ def fit(
     _check_fit_options(seed, optimizer, scheduler, checkpoint_dir, max_steps_per_epoch, time_limit, callback)
     _checks.check_choice(precision, "precision", ("32", "bf16"))
     created_group, rank_device = join_torchrun_group(device if device is not None else model.device, device_given=device is not None)
-    try:
-        run = _TrainingRun.set_up(
-            model, data, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-            scheduler=scheduler, checkpoint_dir=checkpoint_dir, seed=seed,
-            device=rank_device if created_group or device is not None else None, num_workers=num_workers,
-            precision=precision, channels_last=channels_last, compile=compile,
-        )  # fmt: skip
-        history, start_epoch = run.resume() if resume else (History(), 0)
-        started = time.perf_counter()
-        for epoch in range(start_epoch, epochs):
-            epoch_start = time.perf_counter()
-            means = run.train_epoch(epoch, epochs=epochs, progress=progress, max_steps=max_steps_per_epoch)
-            for name, value in zip(LOSS_NAMES, means):
-                history[name].append(value)
-            history["epoch_time"].append(time.perf_counter() - epoch_start)
-            if run.scheduler is not None:
-                run.scheduler.step()
-            run.save_checkpoint(epoch + 1, history)
-            if callback is not None:
-                callback(epoch, history)
-            if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, run.distributed, run.device):
-                break
-        return history
-    finally:
-        if created_group:
-            torch.distributed.destroy_process_group()
+    run = _TrainingRun.set_up(
+        model, data, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
+        scheduler=scheduler, checkpoint_dir=checkpoint_dir, seed=seed,
+        device=rank_device if created_group or device is not None else None, num_workers=num_workers,
+        precision=precision, channels_last=channels_last, compile=compile,
+    )  # fmt: skip
+    history, start_epoch = run.resume() if resume else (History(), 0)
+    started = time.perf_counter()
+    for epoch in range(start_epoch, epochs):
+        epoch_start = time.perf_counter()
+        means = run.train_epoch(epoch, epochs=epochs, progress=progress, max_steps=max_steps_per_epoch)
+        for name, value in zip(LOSS_NAMES, means):
+            history[name].append(value)
+        history["epoch_time"].append(time.perf_counter() - epoch_start)
+        if run.scheduler is not None:
+            run.scheduler.step()
+        run.save_checkpoint(epoch + 1, history)
+        if callback is not None:
+            callback(epoch, history)
+        if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, run.distributed, run.device):
+            break
+    if created_group:  # not on an error: destroying can block while another rank waits in a collective
+        torch.distributed.destroy_process_group()
+    return history
 
 
 @dataclasses.dataclass
