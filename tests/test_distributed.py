@@ -208,3 +208,59 @@ def _fresh_state() -> dict:
 
     model = IRLINR(1, 12, 4, encoder="small", num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,), head_hidden=(32,))
     return model.state_dict()
+
+
+# ---- joining torchrun's group: the decision logic, without starting processes ----------------
+
+
+def _torchrun_env(monkeypatch, **extra):
+    for key, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1", **extra}.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+def test_launched_by_torchrun_needs_world_rank_and_address(monkeypatch):
+    from invariant_inr._distributed import launched_by_torchrun
+
+    for key in ("WORLD_SIZE", "RANK", "MASTER_ADDR"):
+        monkeypatch.delenv(key, raising=False)
+    assert not launched_by_torchrun()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not launched_by_torchrun()  # a stray WORLD_SIZE alone is not a launch
+    _torchrun_env(monkeypatch)
+    assert launched_by_torchrun()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not launched_by_torchrun()
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    assert not launched_by_torchrun()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
+@pytest.mark.parametrize(
+    ("device_name", "given", "backend", "expected"),
+    [("cpu", True, "gloo", "cpu"), ("cuda", True, "nccl", "cuda:1"), ("cuda:0", False, "nccl", "cuda:1"),
+     ("cuda:0", True, "nccl", "cuda:0")],
+)
+def test_join_torchrun_group_backend_device_and_fresh_prefix(monkeypatch, device_name, given, backend, expected):
+    import invariant_inr._distributed as distributed
+
+    dist = torch.distributed
+    _torchrun_env(monkeypatch)
+    calls, current, shared = [], [], dist.HashStore()  # torchrun's store outlives every group
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "rendezvous", lambda url: iter([(shared, 1, 2)]))
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, **kwargs: calls.append((backend, kwargs)))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: current.append(str(device)))
+    created, chosen = distributed.join_torchrun_group(device_name, device_given=given)
+    assert created and str(chosen) == expected
+    assert current == ([expected] if expected.startswith("cuda") else [])
+    created, _ = distributed.join_torchrun_group(device_name, device_given=given)  # a second join: a new key prefix
+    (first_backend, first), (_, second) = calls
+    assert first_backend == backend and (first["rank"], first["world_size"]) == (1, 2)
+    first["store"].set("key", "old")
+    assert shared.check([key for key in ("key",)]) is False  # keys go under a prefix, never bare
+    assert second["store"].check(["key"]) is False  # the second group cannot read the first group's keys
+    second["store"].set("key", "new")
+    assert first["store"].get("key") == b"old"
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    assert distributed.join_torchrun_group(device_name) == (False, torch.device(device_name))  # the caller's group: left alone
