@@ -11,6 +11,8 @@ from torch import Tensor
 from .. import _checks
 from ._inputs import _as_features, _check_num_clusters
 
+__all__ = ["agglomerative"]
+
 
 def _import_sklearn_cluster() -> Any:
     try:

@@ -11,6 +11,8 @@ from ._agglomerative import agglomerative
 from ._kmeans import kmeans
 from ._scan import SCAN
 
+__all__ = ["cluster"]
+
 
 def cluster(
     features: Any,

@@ -13,6 +13,8 @@ from torch import Tensor
 
 from .. import _checks
 
+__all__ = ["save_assignments", "save_embeddings"]
+
 
 def save_assignments(path: str | Path, assignments: Any, *, index: Sequence[Any] | None = None) -> Path:
     """Write cluster assignments as a CSV file with the header ``index,cluster``.

@@ -10,6 +10,8 @@ from torch import Tensor
 from .. import _checks
 from ._inputs import _as_features, _check_num_clusters
 
+__all__ = ["KMeansResult", "kmeans"]
+
 
 class KMeansResult(NamedTuple):
     """The result of :func:`kmeans`: ``assignments (N,)``, ``centroids (K, D)``, ``inertia``."""

@@ -11,6 +11,8 @@ from torch import Tensor
 from .. import _checks
 from ._inputs import _as_features
 
+__all__ = ["mine_neighbors"]
+
 
 def mine_neighbors(
     features: Any,

@@ -16,6 +16,8 @@ from ._scan_augment import random_rotate_translate
 from ._scan_head import ClusteringHead
 from ._scan_loss import scan_loss
 
+__all__ = ["SCAN"]
+
 
 def _feature_output(output: Any) -> Tensor:
     """The feature tensor an encoder returned: a tensor, or an object with a ``.z`` field."""

@@ -10,6 +10,8 @@ from torch import Tensor
 from .. import _checks
 from ..se2 import grid_spacing, transform_images
 
+__all__ = ["random_rotate_translate"]
+
 
 TWO_PI = 2.0 * math.pi
 

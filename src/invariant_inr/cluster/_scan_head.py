@@ -6,6 +6,8 @@ from torch import Tensor, nn
 
 from .. import _checks
 
+__all__ = ["ClusteringHead"]
+
 
 class ClusteringHead(nn.Module):
     """Linear clustering head(s): features ``(B, D)`` to logits ``(H, B, K)``.

@@ -11,6 +11,8 @@ from torch import Tensor
 
 from .. import _checks
 
+__all__ = ["ScanLoss", "scan_loss"]
+
 
 class ScanLoss(NamedTuple):
     """The terms of :func:`scan_loss`; each is a scalar, or ``(H,)`` for ``H`` heads."""

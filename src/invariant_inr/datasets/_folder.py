@@ -13,6 +13,8 @@ from torch.utils.data import Dataset
 from .. import _checks
 from ._base import PathLike
 
+__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset"]
+
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 """File name endings :class:`ImageFolderDataset` reads (case-insensitive)."""

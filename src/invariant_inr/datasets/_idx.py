@@ -14,6 +14,8 @@ from torch import Tensor
 from .. import _checks
 from ._base import PathLike
 
+__all__ = ["read_idx", "write_idx"]
+
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08  # the IDX type code of unsigned bytes, the only one MNIST uses

@@ -12,6 +12,8 @@ from .. import _checks
 from ._base import PathLike
 from ._idx import read_idx
 
+__all__ = ["MNIST_FILES", "load_mnist"]
+
 
 
 MNIST_FILES: dict[str, tuple[str, str]] = {

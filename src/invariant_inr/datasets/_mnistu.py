@@ -14,6 +14,8 @@ from ..se2 import grid_spacing, random_pose, transform_images, wrap_angle
 from ._base import PathLike, _add_pixel_noise_, _check_noise, _check_seed, _PosedImages
 from ._mnist import load_mnist
 
+__all__ = ["MNISTU", "embed_digits"]
+
 
 def embed_digits(digits: Tensor, size: int = 50) -> Tensor:
     """Embed digits, centred and zero-padded, into ``size x size`` float images in ``[0, 1]``.

@@ -10,6 +10,8 @@ from torch import Tensor
 
 from .. import _checks
 
+__all__ = ["SPRITE_SHAPES"]
+
 
 SPRITE_SHAPES: tuple[str, ...] = ("square", "ellipse", "heart")
 """Shapes :func:`render_sprites` can draw. Symmetries: square 90 degrees, ellipse 180 degrees

@@ -13,6 +13,8 @@ from ..se2 import coordinate_grid, grid_spacing, wrap_angle
 from ._base import _add_pixel_noise_, _check_noise, _check_seed, _PosedImages
 from ._sprite_shapes import _SDFS, SPRITE_SHAPES, _check_shapes
 
+__all__ = ["Sprites", "make_sprites", "render_sprites"]
+
 
 def render_sprites(
     labels: Tensor,

@@ -12,6 +12,8 @@ from torch.utils.data import Dataset, IterableDataset
 from .. import _checks
 from ._folder import _pil_to_tensor
 
+__all__ = ["as_dataset"]
+
 
 def _to_float_images(value: Any, name: str, *, rank: int, layout: str) -> Tensor:
     """Convert a tensor / array / PIL image to floating ``layout`` images in ``[0, 1]`` (uint8 scaled)."""
