@@ -15,7 +15,10 @@ PACKAGE = Path(invariant_inr.__file__).resolve().parent
 
 
 def public_modules() -> set[str]:
-    return {path.stem for path in PACKAGE.glob("*.py") if not path.stem.startswith("_")}
+    """Public modules and subpackages (``datasets/``, ``cluster/``) of the package."""
+    files = {path.stem for path in PACKAGE.glob("*.py")}
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    return {name for name in files | packages if not name.startswith("_")}
 
 
 def documented_modules() -> set[str]:
