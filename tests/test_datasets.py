@@ -181,7 +181,7 @@ def test_load_mnist_download_uses_torchvision(tmp_path: Path, monkeypatch: pytes
         raw.mkdir(parents=True, exist_ok=True)
         _write_fake_mnist(raw, "train" if train else "test", 10, gz=False)
 
-    monkeypatch.setattr(D, "_torchvision_mnist", lambda: fake_mnist)  # no network, no torchvision import
+    monkeypatch.setattr(D._mnist, "_torchvision_mnist", lambda: fake_mnist)  # no network, no torchvision import
     with pytest.raises(FileNotFoundError):
         D.load_mnist(tmp_path, "test")  # download=False: never calls torchvision
     assert calls == []
@@ -193,7 +193,7 @@ def test_load_mnist_download_uses_torchvision(tmp_path: Path, monkeypatch: pytes
     def offline(root: str, train: bool, download: bool) -> None:
         raise RuntimeError("no network")
 
-    monkeypatch.setattr(D, "_torchvision_mnist", lambda: offline)
+    monkeypatch.setattr(D._mnist, "_torchvision_mnist", lambda: offline)
     with pytest.raises(RuntimeError, match="copy the four IDX files"):
         D.load_mnist(tmp_path, "train", download=True)
 
@@ -346,6 +346,50 @@ def test_mnistu_errors(fake_mnist: Path, tmp_path_factory: pytest.TempPathFactor
         D.MNISTU(fake_mnist, "test", num_samples=3, subset="last")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="seed"):
         D.MNISTU(fake_mnist, "test", seed=1.5)  # type: ignore[arg-type]
+
+
+def test_mnistu_noise_statistics_and_same_poses(fake_mnist: Path) -> None:
+    clean = D.MNISTU(fake_mnist, "train", seed=3)
+    noisy = D.MNISTU(fake_mnist, "train", seed=3, noise=0.2)
+    # the noise is the last draw: poses and digits are those of the clean set
+    assert torch.equal(noisy.theta, clean.theta) and torch.equal(noisy.tau, clean.tau)
+    assert torch.equal(noisy.labels, clean.labels) and noisy.noise == 0.2
+    added = (noisy.images - clean.images).double()  # (40, 1, 50, 50): 100,000 draws
+    assert abs(float(added.mean())) < 0.003  # std error 0.2 / sqrt(1e5) = 0.0006
+    assert abs(float(added.std()) - 0.2) < 0.003  # std error of the std ~0.0005
+    neighbours = torch.corrcoef(torch.stack([added[..., :-1].flatten(), added[..., 1:].flatten()]))[0, 1]
+    assert abs(float(neighbours)) < 0.02  # i.i.d. pixels, not a smoothed field
+    assert float(noisy.images.min()) < 0.0 and float(noisy.images.max()) > 1.0  # not clipped
+    assert not torch.equal(added[0], added[1])  # each sample has its own noise
+    assert "noise=0.2" in repr(noisy) and "noise" not in repr(clean)
+
+
+def test_mnistu_noise_reproducible(fake_mnist: Path) -> None:
+    first = D.MNISTU(fake_mnist, "train", seed=3, noise=0.1)
+    again = D.MNISTU(fake_mnist, "train", seed=3, noise=0.1, chunk_size=7)  # chunking does not change the noise
+    other = D.MNISTU(fake_mnist, "train", seed=4, noise=0.1)
+    assert torch.equal(first.images, again.images)
+    assert torch.equal(first[5][0], first[5][0])  # the same index always gives the same noisy image
+    assert not torch.equal(first.images - D.MNISTU(fake_mnist, "train", seed=3).images,
+                           other.images - D.MNISTU(fake_mnist, "train", seed=4).images)
+    # noise=0 is bit for bit the dataset made without the option
+    assert torch.equal(D.MNISTU(fake_mnist, "train", seed=3, noise=0.0).images, D.MNISTU(fake_mnist, "train", seed=3).images)
+    subset = D.MNISTU(fake_mnist, "train", seed=3, noise=0.1, num_samples=7, subset="random")
+    assert torch.equal(subset.images, D.MNISTU(fake_mnist, "train", seed=3, noise=0.1, num_samples=7, subset="random").images)
+
+
+@pytest.mark.parametrize(
+    ("noise", "error"),
+    [(-0.1, ValueError), (math.nan, ValueError), (math.inf, ValueError), ("0.1", TypeError), (True, TypeError)],
+)
+def test_noise_is_validated(fake_mnist: Path, noise: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="noise"):
+        D.MNISTU(fake_mnist, "test", noise=noise)  # type: ignore[arg-type]
+    with pytest.raises(error, match="noise"):
+        D.make_sprites(5, noise=noise)  # type: ignore[arg-type]
+    clean = D.make_sprites(3, size=8)
+    with pytest.raises(error, match="noise"):
+        D.Sprites(clean.images, clean.labels, clean.scale, clean.theta, clean.tau, noise=noise)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +545,35 @@ def test_sprites_errors() -> None:
         D.render_sprites(torch.tensor([0, 1]), -ones, zeros, torch.zeros(2, 2))
     with pytest.raises(ValueError, match="tau"):
         D.render_sprites(torch.tensor([0, 1]), ones, zeros, torch.zeros(2, 3))
+
+
+def test_sprites_noise_statistics_and_same_latents() -> None:
+    clean = D.make_sprites(400, size=24, seed=3)
+    noisy = D.make_sprites(400, size=24, seed=3, noise=0.1)
+    for name in ("labels", "scale", "theta", "tau"):  # the noise is drawn after every latent
+        assert torch.equal(getattr(noisy, name), getattr(clean, name)), name
+    added = (noisy.images - clean.images).double()  # 230,400 draws
+    assert abs(float(added.mean())) < 0.001  # std error 0.1 / sqrt(230400) = 0.0002
+    assert abs(float(added.std()) - 0.1) < 0.001  # std error of the std ~0.00015
+    neighbours = torch.corrcoef(torch.stack([added[..., :-1].flatten(), added[..., 1:].flatten()]))[0, 1]
+    assert abs(float(neighbours)) < 0.02
+    assert float(noisy.images.min()) < 0.0 and float(noisy.images.max()) > 1.0  # not clipped
+    assert noisy.noise == 0.1 and clean.noise == 0.0
+    assert torch.equal(noisy.base_images(), clean.base_images())  # the canonical images carry no noise
+    assert "noise=0.1" in repr(noisy) and "noise" not in repr(clean)
+
+
+def test_sprites_noise_reproducible() -> None:
+    first = D.make_sprites(50, size=16, seed=7, noise=0.05)
+    again = D.make_sprites(50, size=16, seed=7, noise=0.05)
+    other = D.make_sprites(50, size=16, seed=8, noise=0.05)
+    assert torch.equal(first.images, again.images)
+    assert torch.equal(first[3][0], first[3][0]) and torch.equal(first[3][0], first.images[3])
+    assert not torch.equal(first.images, other.images)
+    # noise=0 (float or int) is bit for bit the set made without the option
+    plain = D.make_sprites(50, size=16, seed=7)
+    assert torch.equal(D.make_sprites(50, size=16, seed=7, noise=0.0).images, plain.images)
+    assert torch.equal(D.make_sprites(50, size=16, seed=7, noise=0).images, plain.images)
 
 
 def test_sprites_are_fast() -> None:

@@ -6,6 +6,7 @@ whole training signal.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -22,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from . import _checks
+from ._distributed import join_torchrun_group
 from ._io import atomic_save, load_file
 from .losses import LossParts
 from .model import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, IRLINR
@@ -198,10 +200,17 @@ def fit(
             compile).
 
     Distributed training:
-        Under ``torchrun`` (``torch.distributed`` initialised before ``fit`` is called), the loss
-        runs through ``DistributedDataParallel`` (gradients averaged across ranks), each rank reads
-        its own shard through a ``DistributedSampler`` (a ``DataLoader`` passed in is rebuilt with
-        one), and only rank 0 shows progress and writes checkpoints. Batch size is per rank.
+        Under ``torchrun`` the loss runs through ``DistributedDataParallel`` (gradients averaged
+        across ranks), each rank reads its own shard through a ``DistributedSampler`` (a
+        ``DataLoader`` passed in is rebuilt with one), and only rank 0 shows progress and writes
+        checkpoints. Batch size is per rank. A script needs no set-up code of its own: when the
+        environment says it runs under ``torchrun`` (``WORLD_SIZE`` > 1, ``RANK`` and
+        ``MASTER_ADDR`` set) and no process group is initialised, ``fit`` joins one itself (NCCL
+        on CUDA, each rank on ``cuda:LOCAL_RANK`` unless ``device`` names a GPU; gloo on the CPU)
+        and destroys it before returning, so no global state is left behind (when ``fit`` raises,
+        the group is left as it is: destroying it could block while another rank waits in a
+        collective, and the process is usually ending). A group the caller initialised before
+        ``fit`` is used as it is and never destroyed.
 
     Returns:
         The :class:`History` of every completed epoch (including resumed ones).
@@ -221,85 +230,149 @@ def fit(
     _checks.check_positive_float(lr, "lr")
     _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     _check_fit_options(seed, optimizer, scheduler, checkpoint_dir, max_steps_per_epoch, time_limit, callback)
-    if seed is not None:
-        seed_everything(int(seed))
-    if device is not None:
-        model.to(device)
     _checks.check_choice(precision, "precision", ("32", "bf16"))
-    device = model.device
-    if precision == "bf16" and not _native_bf16(device):
-        warnings.warn(
-            f"precision='bf16' on {device}, which has no native bfloat16 matrix instructions: bfloat16 "
-            "is emulated there and usually much slower than float32 (see docs/performance.md)",
-            stacklevel=2,
-        )
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    rank = torch.distributed.get_rank() if distributed else 0
-    is_main = rank == 0
-    # without a seed, draw the loader's seed from the global RNG (torch.seed() would re-seed the global RNG)
-    loader_generator = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
-    sampler = None
-    if distributed:
-        dataset = data.dataset if isinstance(data, DataLoader) else data
-        if isinstance(dataset, Tensor):
-            _checks.check_images(dataset, "data")
-            dataset = TensorDataset(dataset)
-        sampler = DistributedSampler(dataset, shuffle=True, seed=int(seed) if seed is not None else 0)
-        if isinstance(data, DataLoader):
-            batch_size = data.batch_size or batch_size
-        data = dataset
-    loader = make_loader(data, batch_size=batch_size, num_workers=num_workers, generator=loader_generator, sampler=sampler)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    if optimizer is None:
-        optimizer = _make_adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_module: nn.Module = _LossModule(model)
-    if distributed:
-        loss_module = DistributedDataParallel(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
-    step_loss: Callable[[Tensor], Any] = loss_module
-    if compile:
-        step_loss = torch.compile(loss_module, dynamic=False)  # batch-sized random draws need static shapes
-    autocast_dtype = torch.bfloat16 if precision == "bf16" else None
-
-    history = History()
-    start_epoch = 0
-    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-    if checkpoint_path is not None and is_main:  # temporary files of a process killed while writing
-        for stale in checkpoint_path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
-            stale.unlink(missing_ok=True)
-    if distributed and checkpoint_path is not None and resume:
-        torch.distributed.barrier()  # rank 0 may still be writing last.pt (a previous fit in the same processes)
-    if checkpoint_path is not None and resume and checkpoint_path.exists():
-        state = _load_training_state(checkpoint_path, model, device)
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        history = History(state["history"])
-        start_epoch = int(state["epoch"])
-        loader_generator.set_state(state["loader_rng"])
-        _set_rng_state(state["rng"])
-
+    created_group, rank_device = join_torchrun_group(device if device is not None else model.device, device_given=device is not None)
+    run = _TrainingRun.set_up(
+        model, data, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
+        scheduler=scheduler, checkpoint_dir=checkpoint_dir, seed=seed,
+        device=rank_device if created_group or device is not None else None, num_workers=num_workers,
+        precision=precision, channels_last=channels_last, compile=compile,
+    )  # fmt: skip
+    history, start_epoch = run.resume() if resume else (History(), 0)
     started = time.perf_counter()
     for epoch in range(start_epoch, epochs):
-        model.train()
-        if sampler is not None:
-            sampler.set_epoch(epoch)
         epoch_start = time.perf_counter()
-        sums = torch.zeros(len(LOSS_NAMES), dtype=torch.float64, device=device)
+        means = run.train_epoch(epoch, epochs=epochs, progress=progress, max_steps=max_steps_per_epoch)
+        for name, value in zip(LOSS_NAMES, means):
+            history[name].append(value)
+        history["epoch_time"].append(time.perf_counter() - epoch_start)
+        if run.scheduler is not None:
+            run.scheduler.step()
+        run.save_checkpoint(epoch + 1, history)
+        if callback is not None:
+            callback(epoch, history)
+        if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, run.distributed, run.device):
+            break
+    if created_group:  # not on an error: destroying can block while another rank waits in a collective
+        torch.distributed.destroy_process_group()
+    return history
+
+
+@dataclasses.dataclass
+class _TrainingRun:
+    """Everything one call of :func:`fit` trains with, built by :meth:`set_up`; one method per step.
+
+    ``resume`` restores a checkpoint, ``train_epoch`` runs one epoch and returns the mean of each
+    loss term, ``save_checkpoint`` writes ``last.pt`` (on rank 0 only).
+    """
+
+    model: IRLINR
+    loader: DataLoader
+    sampler: DistributedSampler | None
+    loader_generator: torch.Generator
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    step_loss: Callable[[Tensor], Any]
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+    distributed: bool
+    is_main: bool
+    checkpoint_path: Path | None
+
+    @classmethod
+    def set_up(
+        cls,
+        model: IRLINR,
+        data: Tensor | Dataset | DataLoader,
+        *,
+        batch_size: int,
+        lr: float,
+        weight_decay: float,
+        optimizer: torch.optim.Optimizer | None,
+        scheduler: Any,
+        checkpoint_dir: str | os.PathLike[str] | None,
+        seed: int | None,
+        device: torch.device | str | None,
+        num_workers: int,
+        precision: str,
+        channels_last: bool,
+        compile: bool,
+    ) -> _TrainingRun:
+        """Seed, place the model, build the (sharded) loader, the optimizer and the loss to step."""
+        if seed is not None:
+            seed_everything(int(seed))
+        if device is not None:
+            model.to(device)
+        device = model.device
+        if precision == "bf16" and not _native_bf16(device):
+            warnings.warn(
+                f"precision='bf16' on {device}, which has no native bfloat16 matrix instructions: bfloat16 "
+                "is emulated there and usually much slower than float32 (see docs/performance.md)",
+                stacklevel=3,
+            )
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        # without a seed, draw the loader's seed from the global RNG (torch.seed() would re-seed the global RNG)
+        loader_generator = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ()).item()))
+        sampler = None
+        if distributed:
+            data, sampler, batch_size = _shard(data, batch_size, seed)
+        loader = make_loader(data, batch_size=batch_size, num_workers=num_workers, generator=loader_generator, sampler=sampler)
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        if optimizer is None:
+            optimizer = _make_adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        loss_module: nn.Module = _LossModule(model)
+        if distributed:
+            loss_module = DistributedDataParallel(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
+        step_loss: Callable[[Tensor], Any] = loss_module
+        if compile:
+            step_loss = torch.compile(loss_module, dynamic=False)  # batch-sized random draws need static shapes
+        run = cls(
+            model=model, loader=loader, sampler=sampler, loader_generator=loader_generator, optimizer=optimizer,
+            scheduler=scheduler, step_loss=step_loss, device=device,
+            autocast_dtype=torch.bfloat16 if precision == "bf16" else None, channels_last=channels_last,
+            distributed=distributed, is_main=not distributed or torch.distributed.get_rank() == 0,
+            checkpoint_path=Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None,
+        )  # fmt: skip
+        run._remove_stale_temporaries()
+        return run
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files of a process killed while writing ``last.pt`` (rank 0 only)."""
+        if self.checkpoint_path is not None and self.is_main:
+            for stale in self.checkpoint_path.parent.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+                stale.unlink(missing_ok=True)
+
+    def resume(self) -> tuple[History, int]:
+        """Restore model, optimizer, scheduler, RNGs and history from ``last.pt``; ``(history, first epoch)``."""
+        if self.checkpoint_path is None:
+            return History(), 0
+        if self.distributed:
+            torch.distributed.barrier()  # rank 0 may still be writing last.pt (a previous fit in the same processes)
+        if not self.checkpoint_path.exists():
+            return History(), 0
+        state = _load_training_state(self.checkpoint_path, self.model, self.device)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.loader_generator.set_state(state["loader_rng"])
+        _set_rng_state(state["rng"])
+        return History(state["history"]), int(state["epoch"])
+
+    def train_epoch(self, epoch: int, *, epochs: int, progress: bool, max_steps: int | None) -> list[float]:
+        """One pass over the loader (at most ``max_steps`` steps); the mean of each loss term over all ranks."""
+        self.model.train()
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        sums = torch.zeros(len(LOSS_NAMES), dtype=torch.float64, device=self.device)
         steps = 0
-        total_steps = len(loader) if max_steps_per_epoch is None else min(len(loader), max_steps_per_epoch)
-        bar = _progress(total_steps, f"epoch {epoch + 1}/{epochs}", progress and is_main)
-        for batch in loader:
-            if max_steps_per_epoch is not None and steps >= max_steps_per_epoch:
+        total_steps = len(self.loader) if max_steps is None else min(len(self.loader), max_steps)
+        bar = _progress(total_steps, f"epoch {epoch + 1}/{epochs}", progress and self.is_main)
+        for batch in self.loader:
+            if max_steps is not None and steps >= max_steps:
                 break
-            images = _first_tensor(batch).to(device, non_blocking=True)
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-                parts = step_loss(images)
-            optimizer.zero_grad(set_to_none=True)
-            parts.total.backward()
-            optimizer.step()
+            parts = self._step(_first_tensor(batch))
             sums += torch.stack([part.detach() for part in parts]).to(torch.float64)  # no host sync per step
             steps += 1
             if bar is not None:
@@ -310,42 +383,66 @@ def fit(
             bar.close()
         if steps == 0:
             raise ValueError("the data loader yielded no batch; is the dataset empty?")
-        if distributed:  # report the mean over all ranks
-            torch.distributed.all_reduce(sums)
-            sums /= torch.distributed.get_world_size()
-            # DDP copies rank 0's buffers (BatchNorm statistics) to every rank before each forward; after
-            # the epoch's last forward they differ again, so copy them once more: all ranks end identical
-            for buffer in model.buffers():
-                torch.distributed.broadcast(buffer, src=0)
+        if self.distributed:
+            self._average_over_ranks(sums)
         means = (sums / steps).tolist()
         if not all(math.isfinite(value) for value in means):
             raise FloatingPointError(
                 f"the loss became NaN or infinite in epoch {epoch + 1} ({dict(zip(LOSS_NAMES, means))}); "
                 "lower the learning rate or check the data"
             )
-        for name, value in zip(LOSS_NAMES, means):
-            history[name].append(value)
-        history["epoch_time"].append(time.perf_counter() - epoch_start)
-        if scheduler is not None:
-            scheduler.step()
-        if checkpoint_path is not None and is_main:
-            atomic_save(
-                {
-                    "model": model.checkpoint_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "epoch": epoch + 1,
-                    "history": dict(history),
-                    "rng": _rng_state(),
-                    "loader_rng": loader_generator.get_state(),
-                },
-                checkpoint_path,
-            )
-        if callback is not None:
-            callback(epoch, history)
-        if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, distributed, device):
-            break
-    return history
+        return means
+
+    def _step(self, images: Tensor) -> LossParts:
+        """One optimisation step on a batch; returns its loss terms."""
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        dtype = self.autocast_dtype
+        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            parts = self.step_loss(images)
+        self.optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        self.optimizer.step()
+        return parts
+
+    def _average_over_ranks(self, sums: Tensor) -> None:
+        """Turn ``sums`` into the mean over ranks, in place, and give every rank rank 0's buffers."""
+        torch.distributed.all_reduce(sums)
+        sums /= torch.distributed.get_world_size()
+        # DDP copies rank 0's buffers (BatchNorm statistics) to every rank before each forward; after
+        # the epoch's last forward they differ again, so copy them once more: all ranks end identical
+        for buffer in self.model.buffers():
+            torch.distributed.broadcast(buffer, src=0)
+
+    def save_checkpoint(self, epoch: int, history: History) -> None:
+        """Write ``last.pt`` atomically after ``epoch`` completed epochs (rank 0 only; nothing without a folder)."""
+        if self.checkpoint_path is None or not self.is_main:
+            return
+        atomic_save(
+            {
+                "model": self.model.checkpoint_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "epoch": epoch,
+                "history": dict(history),
+                "rng": _rng_state(),
+                "loader_rng": self.loader_generator.get_state(),
+            },
+            self.checkpoint_path,
+        )
+
+
+def _shard(data: Tensor | Dataset | DataLoader, batch_size: int, seed: int | None) -> tuple[Dataset, DistributedSampler, int]:
+    """The dataset, a shuffling ``DistributedSampler`` over it and the batch size, for one rank."""
+    dataset = data.dataset if isinstance(data, DataLoader) else data
+    if isinstance(dataset, Tensor):
+        _checks.check_images(dataset, "data")
+        dataset = TensorDataset(dataset)
+    sampler = DistributedSampler(dataset, shuffle=True, seed=int(seed) if seed is not None else 0)
+    if isinstance(data, DataLoader):
+        batch_size = data.batch_size or batch_size
+    return dataset, sampler, batch_size
 
 
 def _native_bf16(device: torch.device | str) -> bool:

@@ -1,0 +1,48 @@
+"""``cluster``: one entry point that runs the clustering method named by a string."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from torch import Tensor
+
+from .. import _checks
+from ._agglomerative import agglomerative
+from ._kmeans import kmeans
+from ._scan import SCAN
+
+__all__ = ["cluster"]
+
+
+def cluster(
+    features: Any,
+    method: Literal["kmeans", "agglomerative", "scan"] = "kmeans",
+    *,
+    num_clusters: int,
+    **options: Any,
+) -> Tensor:
+    """Cluster features with the named method and return the assignments.
+
+    Args:
+        features: ``(N, D)`` features.
+        method: ``"kmeans"`` (:func:`kmeans`), ``"agglomerative"`` (:func:`agglomerative`) or
+            ``"scan"`` (:class:`SCAN` on the precomputed features).
+        num_clusters: ``K``.
+        **options: keyword options of the chosen method (``seed``, ``linkage``, ``epochs``, ...).
+
+    Returns:
+        ``(N,)`` ``int64`` cluster of each sample.
+
+    Example:
+        >>> import torch
+        >>> points = torch.tensor([[0.0, 0.0], [0.0, 0.1], [4.0, 4.0], [4.0, 4.1]])
+        >>> labels = cluster(points, "kmeans", num_clusters=2, seed=1)
+        >>> labels.shape
+        torch.Size([4])
+    """
+    _checks.check_choice(method, "method", ("kmeans", "agglomerative", "scan"))
+    if method == "kmeans":
+        return kmeans(features, num_clusters, **options).assignments
+    if method == "agglomerative":
+        return agglomerative(features, num_clusters, **options)
+    return SCAN(num_clusters, **options).fit_predict(features)
