@@ -70,6 +70,7 @@ __all__ = [
     "main",
     "naive_loss",
     "naive_train_step",
+    "parse_args",
     "peak_memory",
     "random_pose_per_sample",
 ]
@@ -630,6 +631,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--sizes`` sets the sizes it names, and size options given explicitly win over them."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.sizes:
+        parser.set_defaults(**SIZES[args.sizes])
+        args = parser.parse_args(argv)
+    return args
+
+
 def _apply_quick(args: argparse.Namespace) -> None:
     args.image_size, args.batch, args.latent_dim, args.encoder = 16, 4, 8, "small"
     args.num_frequencies, args.inr_hidden, args.hyper_hidden, args.head_hidden = 16, [32, 32], [32], [64]
@@ -644,11 +655,7 @@ def _fmt_bytes(value: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.sizes:  # the named sizes, then any size option given explicitly on top
-        parser.set_defaults(**SIZES[args.sizes])
-        args = parser.parse_args(argv)
+    args = parse_args(argv)
     if args.memory_child is not None:
         print("MEMORY_RESULT " + json.dumps(peak_memory_child(json.loads(args.memory_child))), flush=True)
         return {}
