@@ -11,19 +11,19 @@ Nothing is fetched from the network. The MNIST files are looked for first (``--m
 default ``data/mnist``), and the run stops with a message naming the copy above when they are
 absent. Five stages follow, each a fresh process under ``timeout`` with its own cap in seconds
 (a stage that fails or runs out of time is recorded and the next one still runs; no cap reaches
-past the total budget, ``--budget``, 465 s by default, so the whole run stays under 8 minutes):
+past the total budget, ``--budget``, 450 s by default, so the whole run stays under 8 minutes):
 
-``tests`` (cap 70)
+``tests`` (cap 65)
     ``python -m pytest --device cuda -m cuda``: the suite's CUDA cases (``tests/conftest.py``).
     Without a CUDA device they are collected and skipped, with the reason. ``--smoke`` runs one
     test file only.
-``speed-mnist-u`` (55), ``speed-galaxy-zoo`` (55)
+``speed-mnist-u`` (50), ``speed-galaxy-zoo`` (50)
     ``benchmarks/speed.py --sizes mnist-u`` (50 x 50 x 1, d = 32) and ``--sizes galaxy-zoo``
     (64 x 64 x 3, d = 512), both at the paper's batch of 128 with the ResNet18 encoder: the naive
     per-sample reference and the encoder alone (the floor) in the same run as our exact step and
     its speed options, bfloat16 where the device has it natively. ``compile`` is left out (its
     compilation would take most of the cap), and so are the peak-memory subprocesses.
-``slice-paper`` (142), ``slice-mnist-quick`` (142)
+``slice-paper`` (140), ``slice-mnist-quick`` (140)
     ``benchmarks/reproduce.py slice``: the ``paper`` preset, then ``mnist-quick``, trained on all
     60,000 MNIST(U) training images for ``--train-seconds`` (default 95) each, in chunks of 100
     steps (so a run overshoots by one chunk at most); then Table 1 (pose recovery) and Table 2 (k-means and Ward on ``z``) on the quick
@@ -70,8 +70,8 @@ __all__ = ["MNIST_FILES", "main", "pytest_summary", "stages"]
 DEFAULT_MNIST_ROOT = REPO_ROOT / "data" / "mnist"
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 COPY_HINT = "mkdir -p data && cp -r ../shared/data/mnist data/"
-TOTAL_BUDGET_S = 465.0  # 8 minutes, less the start of this process and the last writes
-SMOKE_BUDGET_S = 660.0
+TOTAL_BUDGET_S = 450.0  # 8 minutes, less the start of this process (18 s on a busy 2-core CPU) and the last writes
+SMOKE_BUDGET_S = 660.0  # the dry run's caps together: on a busy CPU it is the load, not the 8 minutes, that limits
 SPEED_OPTIONS = ("pixels", "chunk", "bf16", "channels_last", "all")  # all but compile
 SMOKE_MODEL = {"encoder": "small", "latent_dim": 8, "num_frequencies": 16, "inr_hidden": [32], "hyper_hidden": [32], "head_hidden": [64]}
 _SUMMARY = re.compile(r"^=*\s*((?:\d+ \w+|no tests ran)(?:, \d+ \w+)* in [\d.]+s.*?)\s*=*$")
@@ -90,14 +90,14 @@ def stages(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
     # the slice: the time limit is training seconds per model (data, evaluation and start come on top)
     slice_ = [python, "benchmarks/reproduce.py", "slice", "--device", device, "--mnist-root", str(args.mnist_root),
               "--skip-scan", "--skip-baselines", "--no-progress", "--time-limit", str(args.train_seconds)]
-    caps = {"tests": 70.0, "speed": 55.0, "slice": 142.0}  # 464 s together
+    caps = {"tests": 65.0, "speed": 50.0, "slice": 140.0}  # 445 s together
     if args.smoke:  # tiny sizes and budgets: the same commands, checked end to end in about a minute
         tests += ["tests/test_se2.py"]
         speed += ["--quick", "--repeats", "1", "--gemm-size", "256", "--threads", "1"]
         config = {"model": SMOKE_MODEL, "fit": {"batch_size": 16, "max_steps_per_epoch": 2}}
         slice_ += ["--train-size", "64", "--test-size", "40", "--image-size", "32", "--threads", "1",
                    "--config", json.dumps(config)]
-        caps = {"tests": 120.0, "speed": 120.0, "slice": 150.0}  # generous: a busy CPU, not the 8 minutes, is the limit
+        caps = {"tests": 120.0, "speed": 120.0, "slice": 150.0}
     out = []
     for name in ("mnist-u", "galaxy-zoo"):
         out.append({"name": f"speed-{name}", "group": "speed", "cap_s": caps["speed"],
@@ -110,7 +110,7 @@ def stages(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
 
 def run_stage(stage: dict[str, Any], cap: float, log_path: Path, env: dict[str, str]) -> dict[str, Any]:
     """Run one stage under ``timeout``, appending its output to ``log_path``; its record."""
-    argv = ["timeout", "--kill-after=5", f"{cap:.0f}", *stage["argv"]]
+    argv = ["timeout", "--kill-after=5", f"{max(cap, 1.0):.1f}", *stage["argv"]]  # a duration of 0 would mean none
     record: dict[str, Any] = {"command": command_text(stage["argv"]), "cap_s": round(cap, 1)}
     with open(log_path, "a") as log:
         log.write(f"\n===== {stage['name']} ({utc_now()}, cap {cap:.0f} s): {record['command']}\n")

@@ -61,7 +61,7 @@ from invariant_inr.se2 import coordinate_grid, random_pose, transform_images
 from invariant_inr.training import _LossModule, _make_adam, _native_bf16
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helpers shared by the benchmark scripts
-from _run_record import run_record  # noqa: E402
+from _run_record import run_record, write_json  # noqa: E402
 
 __all__ = [
     "OPTIONS",
@@ -734,8 +734,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["wall_s"] = time.perf_counter() - started
     print(format_report(report))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
+        write_json(args.json, report)
         log(f"wrote {args.json}")
     return report
 
