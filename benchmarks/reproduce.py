@@ -7,6 +7,7 @@ Protocols::
     python benchmarks/reproduce.py quick --rule both     # one model per canonical rule ("com" vs "moments")
     python benchmarks/reproduce.py quick --rule all      # one model per rule of invariant_inr.center
     python benchmarks/reproduce.py full --device cuda    # the paper's settings, Tables 1-4 (GPU)
+    python benchmarks/reproduce.py slice --skip-scan     # full's data and model, 2 min of training (GPU)
     python benchmarks/reproduce.py smoke                 # seconds; the test-suite runs it on a fake MNIST
 
 ``quick``
@@ -22,6 +23,12 @@ Protocols::
     learned pose, centre-of-mass rule), Adam with learning rate 1e-4, weight decay 5e-4, batch size
     128, 200 epochs, no time limit; one model per ``d`` in ``--dims`` (Table 4, default
     32 ... 512); Tables 1-3 are reported for the largest ``d``.
+``slice``
+    A timed slice of ``full`` (``benchmarks/gpu_check.py`` runs it): all 60,000 training images,
+    the seeded random subset of 2,000 test images that ``quick`` uses (so the pixel baselines of
+    a ``quick`` run hold for it), the ``paper`` preset (``--preset`` for another),
+    trained in chunks of 100 steps for ``--time-limit`` seconds (default 120) per model, so that
+    the time per pass over the training set and the figures after that many passes are recorded.
 ``smoke``
     300 / 200 images, a tiny model and a 20 s budget: checks the harness end to end.
 
@@ -44,8 +51,8 @@ Markdown summary beside the paper's numbers in ``OUT/results.md``):
   fits ``--scan-budget``), 5 seeds, mean +- std;
 * **Table 4** (``full`` only): Table 3 for several latent sizes ``d``.
 
-Training checkpoints go to ``OUT/ckpt_<tag>/last.pt`` after every epoch and an interrupted run
-resumes from them (``--no-resume`` starts afresh); the time already spent counts against
+Training checkpoints go to ``OUT/ckpt_<tag>/last.pt`` after every epoch (``slice``: none) and an
+interrupted run resumes from them (``--no-resume`` starts afresh); the time already spent counts against
 ``--time-limit``. ``--config`` overrides model, training and SCAN options, e.g.
 ``--config '{"model": {"latent_dim": 64}, "fit": {"lr": 1e-3}, "scan": {"epochs": 50}}'``
 (flat keys are routed by name; a path to a ``.json`` file works too).
@@ -54,12 +61,10 @@ resumes from them (``--no-resume`` starts afresh); the time already spent counts
 from __future__ import annotations
 
 import argparse
-import datetime
 import inspect
 import json
 import math
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -71,12 +76,14 @@ import torch
 from torch import Tensor
 
 from invariant_inr import IRLINR, fit, presets
-from invariant_inr._environment import machine_info
 from invariant_inr.center import CANONICAL_RULES, canonical_pose, canonicalize
 from invariant_inr.cluster import SCAN, agglomerative, kmeans, save_assignments, save_embeddings
 from invariant_inr.datasets import MNISTU
 from invariant_inr.inference import encode_all
 from invariant_inr.metrics import adjusted_rand_index, clustering_accuracy, normalized_mutual_info, pose_recovery, relative_pose
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers shared by the benchmark scripts
+from _run_record import jsonable, run_record, write_json  # noqa: E402
 
 __all__ = ["PAPER", "PROTOCOLS", "build_parser", "main", "render_markdown"]
 
@@ -125,6 +132,24 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "dims": (32, 64, 128, 256, 512),  # paper, Table 4
         "device": "auto",
         "scan_mode": "auto",
+        "scan_runs": 5,
+        "kmeans_seeds": 5,
+        "model_overrides": {},
+        "scan_overrides": {},
+    },
+    "slice": {
+        "train_size": 60_000,
+        "test_size": 2_000,  # the quick protocol's test subset (same seed): its pixel baselines apply
+        "time_limit": 120.0,
+        "epochs": 10_000,  # the time limit does the cut
+        # chunks of 100 steps: the time limit is checked every 100 steps,
+        # so a run overshoots its budget by at most one chunk, whatever an epoch costs on the device
+        "max_steps_per_epoch": 100,
+        "checkpoints": False,  # the paper model's checkpoint (with Adam's state) is 0.9 GB: not every 100 steps
+        "preset": "paper",
+        "dims": None,  # the preset's latent_dim
+        "device": "auto",
+        "scan_mode": "features",
         "scan_runs": 5,
         "kmeans_seeds": 5,
         "model_overrides": {},
@@ -186,30 +211,6 @@ class Timer:
         self.times[self.name] = round(time.perf_counter() - self.start, 3)
         if exc[0] is None:
             log(f"{self.name}: {self.times[self.name]:.1f} s")
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types: tuples to lists, tensors/arrays to lists, NaN/inf to None, keys to str."""
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, (Tensor, np.ndarray)):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (a partial file never replaces a complete one)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def scores(labels: Tensor, predictions: Tensor) -> dict[str, float]:
@@ -325,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--seed", type=int, default=0, help="seed of the data subsets and poses, the model and the clusterings")
     shared.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     shared.add_argument("--skip-scan", action="store_true", help="leave out SCAN (Table 3/4)")
+    shared.add_argument("--skip-baselines", action="store_true", help="leave out the pixel baselines and the rules' own pose recovery")
     shared.add_argument("--preset", default=None, help="model preset from invariant_inr.presets (default: per protocol)")
     shared.add_argument("--config", default=None, help="JSON overrides: {'model': {...}, 'fit': {...}, 'scan': {...}} or a .json file")
     shared.add_argument("--device", default=None, help="cpu, cuda, cuda:1, or auto (cuda if available)")
@@ -350,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
     sub.add_parser("quick", parents=[shared], help="CPU protocol: 10,000 / 2,000 images, 20 min per model")
     sub.add_parser("full", parents=[shared], help="the paper's settings (GPU): 60,000 / 10,000 images, ResNet18, 200 epochs, d = 32..512")
+    sub.add_parser("slice", parents=[shared], help="a timed slice of full (GPU): 60,000 / 2,000 images, 2 min of training per model")
     sub.add_parser("smoke", parents=[shared], help="seconds: checks the harness end to end")
     return parser
 
@@ -395,11 +398,13 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         "model": model_kwargs,
         "fit": fit_kwargs,
         "time_limit_per_model": time_limit,
+        "checkpoints": proto.get("checkpoints", True),
         "scan": scan_kwargs,
         "scan_runs": scan_runs,
         "scan_mode": args.scan_mode or proto["scan_mode"],
         "scan_budget": args.scan_budget,
         "skip_scan": bool(args.skip_scan),
+        "skip_baselines": bool(args.skip_baselines),
         "kmeans_seeds": [args.seed + i for i in range(proto["kmeans_seeds"])],
         "baseline_kmeans_seeds": [args.seed + i for i in range(args.baseline_seeds or proto["kmeans_seeds"])],
         "rules": rules,
@@ -455,10 +460,10 @@ def train_model(
     device = torch.device(settings["device"])
     kwargs = {"seed": settings["seed"], **model_kwargs}
     model = IRLINR(1, settings["image_size"], **kwargs)
-    checkpoint_dir = out / f"ckpt_{tag}"
+    checkpoint_dir = out / f"ckpt_{tag}" if settings["checkpoints"] else None
     fit_kwargs = dict(settings["fit"])
     epochs = int(fit_kwargs.pop("epochs"))
-    done_epochs, spent = _previous_training(checkpoint_dir / "last.pt") if resume else (0, 0.0)
+    done_epochs, spent = _previous_training(checkpoint_dir / "last.pt") if resume and checkpoint_dir else (0, 0.0)
     limit = settings["time_limit_per_model"]
     remaining = None if limit is None else max(float(limit) - spent, 0.0)
     if remaining == 0.0 and done_epochs > 0:
@@ -624,8 +629,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     if settings["protocol"] != "full":
         lines += [
-            "> This is **not** the paper's protocol: fewer images, a smaller model and a training budget of minutes "
-            "(see *Protocol* below). Read the comparison with that in mind.",
+            "> This is **not** the paper's protocol: a training budget of minutes, and fewer images or a smaller "
+            "model (see *Protocol* below). Read the comparison with that in mind.",
             "",
         ]
 
@@ -739,14 +744,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"and {settings['test_size']:,} test images (test split), seeded random subsets (seed {settings['seed']} / {settings['seed'] + 1}).",
         f"- Model: preset `{settings['preset']}` ({settings['preset_source']}), canonical rule(s) {settings['rules']}, "
         f"d = {settings['dims']}; options (each model's rule and d replace `canonical_rule` and `latent_dim`) "
-        f"`{json.dumps(_jsonable(settings['model']))}`.",
-        f"- Training: `{json.dumps(_jsonable(settings['fit']))}`, budget per model "
+        f"`{json.dumps(jsonable(settings['model']))}`.",
+        f"- Training: `{json.dumps(jsonable(settings['fit']))}`, budget per model "
         f"{budget} "
         f"(training stops after the epoch, or chunk of `max_steps_per_epoch` steps, in which it runs out); "
         f"{train_times or 'no model trained'}.",
-        f"- SCAN: `{json.dumps(_jsonable(settings['scan']))}`, {settings['scan_runs']} seeds"
+        f"- SCAN: `{json.dumps(jsonable(settings['scan']))}`, {settings['scan_runs']} seeds"
         + (" (skipped)" if settings["skip_scan"] else "")
-        + f"; k-means seeds {settings['kmeans_seeds']} on z, {settings['baseline_kmeans_seeds']} on pixels.",
+        + f"; k-means seeds {settings['kmeans_seeds']} on z, "
+        + ("pixel baselines not run (--skip-baselines)." if settings.get("skip_baselines") else f"{settings['baseline_kmeans_seeds']} on pixels."),
         f"- Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, {machine['torch_threads']} torch threads, "
         f"torch {machine['torch']}, device {machine['device']}"
         + (f" ({machine['gpu']})" if machine.get("gpu") else "")
@@ -813,7 +819,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
             "- SCAN ran on frozen z (features mode), without the paper's S1 + S2 augmentations or encoder fine-tuning."
         )
     if results["settings"]["protocol"] != "full":
-        lines.append("- Smaller data, model and budget than the paper (see *Protocol*); Table 4 needs the `full` protocol.")
+        lines.append("- A smaller budget than the paper, and smaller data or model (see *Protocol*); Table 4 needs the `full` protocol.")
     return lines or ["- No model was trained in this run."]
 
 
@@ -831,12 +837,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out = args.out or REPO_ROOT / "benchmarks" / "results" / args.protocol
     out.mkdir(parents=True, exist_ok=True)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    command = "python benchmarks/reproduce.py " + " ".join(shlex.quote(part) for part in (sys.argv[1:] if argv is None else argv))
     results: dict[str, Any] = {
         "protocol": args.protocol,
-        "command": command,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(torch.device(settings["device"])),
+        **run_record(torch.device(settings["device"]), script="reproduce.py", argv=argv),
         "settings": settings,
         "paper": PAPER,
         "wall_times": {},
@@ -855,7 +858,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "train": {"n": len(train), "labels": torch.bincount(train.labels, minlength=NUM_CLASSES).tolist()},
         "test": {"n": len(test), "labels": torch.bincount(test.labels, minlength=NUM_CLASSES).tolist()},
     }
-    results["baselines"] = run_baselines(test, settings, times)
+    if not settings["skip_baselines"]:
+        results["baselines"] = run_baselines(test, settings, times)
     write_json(json_path, results)
 
     table4: dict[str, Any] = {}
@@ -882,7 +886,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results["table4"] = table4
     times["total"] = round(time.perf_counter() - started, 3)
     write_json(json_path, results)
-    markdown = render_markdown(_jsonable(results))
+    markdown = render_markdown(jsonable(results))
     md_path.write_text(markdown)
     print(markdown, flush=True)
     log(f"wrote {json_path} and {md_path}")

@@ -32,19 +32,18 @@ Usage::
     python benchmarks/speed.py --encoder small --json out.json
     python benchmarks/speed.py --quick                           # tiny smoke configuration (< 60 s)
     python benchmarks/speed.py --device cuda
+    python benchmarks/speed.py --device cuda --sizes galaxy-zoo  # 64 x 64 x 3, d = 512, B = 128
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import gc
 import json
 import math
 import os
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -57,24 +56,31 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from invariant_inr import IRLINR
-from invariant_inr._environment import machine_info
 from invariant_inr.losses import LossParts
 from invariant_inr.se2 import coordinate_grid, random_pose, transform_images
 from invariant_inr.training import _LossModule, _make_adam, _native_bf16
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helpers shared by the benchmark scripts
+from _run_record import run_record, write_json  # noqa: E402
+
 __all__ = [
     "OPTIONS",
+    "SIZES",
     "inr_flops",
-    "machine_info",
     "main",
     "naive_loss",
     "naive_train_step",
+    "parse_args",
     "peak_memory",
     "random_pose_per_sample",
 ]
 
 TWO_PI = 2.0 * math.pi
 OPTIONS = ("pixels", "chunk", "bf16", "channels_last", "compile", "all")
+SIZES: dict[str, dict[str, int]] = {  # --sizes: the paper's data sizes, batch 128 (appendix B, Table 5)
+    "mnist-u": {"image_size": 50, "channels": 1, "latent_dim": 32, "batch": 128},
+    "galaxy-zoo": {"image_size": 64, "channels": 3, "latent_dim": 512, "batch": 128},
+}
 
 
 # ============================================================================ naive reference
@@ -578,6 +584,10 @@ def measure_peak_memory(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--sizes", choices=tuple(SIZES), default=None,
+        help="the paper's sizes of a data set (image side, channels, d, B = 128); the options below then change them",
+    )
     parser.add_argument("--image-size", type=int, default=50, help="H = W of the training images (paper MNIST(U): 50)")
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32, help="images per step B (paper MNIST(U) on this machine: 32)")
@@ -621,6 +631,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--sizes`` sets the sizes it names, and size options given explicitly win over them."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.sizes:
+        parser.set_defaults(**SIZES[args.sizes])
+        args = parser.parse_args(argv)
+    return args
+
+
 def _apply_quick(args: argparse.Namespace) -> None:
     args.image_size, args.batch, args.latent_dim, args.encoder = 16, 4, 8, "small"
     args.num_frequencies, args.inr_hidden, args.hyper_hidden, args.head_hidden = 16, [32, 32], [32], [64]
@@ -635,7 +655,7 @@ def _fmt_bytes(value: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     if args.memory_child is not None:
         print("MEMORY_RESULT " + json.dumps(peak_memory_child(json.loads(args.memory_child))), flush=True)
         return {}
@@ -655,9 +675,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
     report: dict[str, Any] = {
-        "command": " ".join(shlex.quote(part) for part in [sys.executable, *sys.argv]) if argv is None else "main(" + repr(list(argv)) + ")",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(device),
+        **run_record(device, script="speed.py", argv=argv),
         "settings": {key: value for key, value in vars(args).items() if key != "memory_child"},
         "native_bf16": _native_bf16(device),
     }
@@ -716,8 +734,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["wall_s"] = time.perf_counter() - started
     print(format_report(report))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
+        write_json(args.json, report)
         log(f"wrote {args.json}")
     return report
 

@@ -437,3 +437,11 @@ def test_benchmark_quick_run_reports_every_item(tmp_path):
     assert report["encode"]["images_per_s"] > 0
     assert report["summary"]["step_over_encoder"]["encoder"] == 1.0
     assert "cpu" in report["machine"] and "torch" in report["machine"]
+
+
+def test_named_sizes_are_the_papers_and_explicit_options_win():
+    args = speed.parse_args(["--sizes", "galaxy-zoo", "--batch", "8"])
+    assert (args.image_size, args.channels, args.latent_dim, args.batch) == (64, 3, 512, 8)
+    args = speed.parse_args(["--sizes", "mnist-u"])
+    assert (args.image_size, args.channels, args.latent_dim, args.batch) == (50, 1, 32, 128)
+    assert speed.parse_args([]).batch == 32  # no --sizes: the defaults stay
