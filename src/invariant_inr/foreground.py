@@ -6,8 +6,8 @@ from the centre), and on MNIST(U) digits with Gaussian noise of standard deviati
 no better than chance. :func:`foreground_weights` replaces the intensities by weights that keep the
 object and drop the background:
 
-1. **Blur**: :math:`D = G_s * J`, an isotropic Gaussian blur of ``blur_pixels`` pixels (a matched
-   filter for strokes a few pixels wide; edges replicated). Its noise is nearly Gaussian even where
+1. **Blur**: :math:`D = m + G_s * (J - m)`, an isotropic Gaussian blur of ``blur_pixels`` pixels (a
+   matched filter for strokes a few pixels wide), with the frame extended by its median :math:`m`. Its noise is nearly Gaussian even where
    the pixels' is not (noise clipped at 0, as in images stored as bytes).
 2. **Background and noise, per image and channel** (:func:`estimate_background`): the level
    :math:`b` is the median of :math:`D`; its noise standard deviation :math:`\hat\sigma_D` comes from
@@ -24,13 +24,14 @@ object and drop the background:
    *unblurred* intensities above the background, whose noise is zero-mean and so averages out of
    the moments.
 
-On a noiseless image whose background is zero over more than half the frame, :math:`\hat\sigma = 0`
-and :math:`b = 0`, every pixel of the object is foreground, and :math:`w` is exactly the L1 mass over
-channels that the rules use without denoising: the canonical pose is unchanged, bit for bit. All
-steps commute with quarter turns and whole-pixel shifts of the grid (the median and the set of
-neighbour differences are unchanged by them, the blur kernel is symmetric), so the canonical rules
-keep their exact equivariance; for other angles the Gaussian blur is rotation-invariant in the
-continuum.
+On a noiseless image whose blurred background is zero over most of the frame (more than half of
+the pairs of neighbours, ``3 * blur_pixels`` in from the edges), :math:`\hat\sigma = 0` and :math:`b = 0`, every pixel of the object is foreground, and :math:`w` is exactly the L1 mass over
+channels that the rules use without denoising: the canonical pose is unchanged, bit for bit (so
+are its exact equivariances). On noisy images all steps commute with quarter turns and flips of
+the grid (the median and the set of neighbour differences are unchanged by them, the blur kernel is
+symmetric, connectivity is 8-neighbour), so the rules stay exactly equivariant to those; for other
+angles the Gaussian blur is rotation-invariant in the continuum, and equivariance holds up to
+interpolation and noise.
 
 Assumptions (document them for new data): the foreground is *brighter* than the background (for
 dark objects on a bright background, e.g. some cryo-EM micrographs, pass ``-images``); the
@@ -88,7 +89,9 @@ def estimate_background(images: Tensor, *, blur_pixels: float = DEFAULT_BLUR_PIX
     pairs of horizontal and vertical neighbours, divided by the standard deviation that a
     difference of the blurred image has for white noise of standard deviation 1,
     :math:`\sqrt{2\|k\|^2(\|k\|^2 - \langle k, Sk\rangle)}` (``k`` the 1-D kernel, ``S`` a
-    shift by one pixel). The object's edges are a minority of the pairs, and the median ignores them.
+    shift by one pixel). Both are measured away from the edges (``ceil(3 * blur_pixels)`` pixels in,
+    where the frame allows it), where the blurred noise is weaker. The object's
+    blurred edges are a minority of the pairs, and the median mostly ignores them.
 
     Args:
         images: ``(B, C, H, W)`` floating images.
@@ -96,7 +99,12 @@ def estimate_background(images: Tensor, *, blur_pixels: float = DEFAULT_BLUR_PIX
 
     Returns:
         ``level (B, C)`` and ``noise_std (B, C)`` (of the pixels' noise, before the blur); both 0
-        for a noiseless image whose blurred background is zero over more than half of the frame.
+        for a noiseless image whose blurred background is zero over most of the frame (more than
+        half of the pairs of neighbours).
+        A bright object over a fraction ``f`` of the frame pulls the median level up by about
+        :math:`\Phi^{-1}(1 / (2(1 - f)))` noise standard deviations of the blurred image (0.43 for
+        ``f = 1/4``), and its blurred edges raise the noise estimate a little (about 10 % for a
+        square over a quarter of the frame): the detection errs on the safe side.
 
     Example:
         >>> import torch
@@ -108,16 +116,23 @@ def estimate_background(images: Tensor, *, blur_pixels: float = DEFAULT_BLUR_PIX
     _checks.check_images(images)
     blur_pixels = _checks.check_positive_float(blur_pixels, "blur_pixels", allow_zero=True)
     kernel = _gaussian_kernel(blur_pixels, device=images.device, dtype=images.dtype)
-    level, blurred_std = _background(_blur(images, kernel), kernel)
+    level, blurred_std = _background(_blur_about_median(images, kernel), kernel)
     return level, blurred_std / kernel.pow(2).sum()
 
 
 def _background(blurred: Tensor, kernel: Tensor) -> tuple[Tensor, Tensor]:
-    """Level ``(B, C)`` and noise standard deviation ``(B, C)`` *of the blurred image* (see :func:`estimate_background`)."""
-    batch, channels, _, _ = blurred.shape
+    """Level ``(B, C)`` and noise standard deviation ``(B, C)`` *of the blurred image* (see :func:`estimate_background`).
+
+    Measured away from the edges (``radius`` pixels in), where the blurred noise is weaker, unless
+    the frame is too small for that.
+    """
+    batch, channels, height, width = blurred.shape
+    radius = (kernel.numel() - 1) // 2
+    if height - 2 * radius >= 2 and width - 2 * radius >= 2:
+        blurred = blurred[..., radius : height - radius, radius : width - radius]
     level = blurred.reshape(batch, channels, -1).median(dim=-1).values  # (B, C)
-    horizontal = (blurred[..., :, 1:] - blurred[..., :, :-1]).reshape(batch, channels, -1)  # (B, C, H(W-1))
-    vertical = (blurred[..., 1:, :] - blurred[..., :-1, :]).reshape(batch, channels, -1)  # (B, C, (H-1)W)
+    horizontal = (blurred[..., :, 1:] - blurred[..., :, :-1]).reshape(batch, channels, -1)  # (B, C, h(w-1))
+    vertical = (blurred[..., 1:, :] - blurred[..., :-1, :]).reshape(batch, channels, -1)  # (B, C, (h-1)w)
     differences = torch.cat([horizontal, vertical], dim=-1).abs()  # pooled: a quarter turn swaps the two sets
     norm_sq = kernel.pow(2).sum()
     neighbour = (kernel[1:] * kernel[:-1]).sum()  # <k, S k>
@@ -137,15 +152,28 @@ def _gaussian_kernel(std_pixels: float, *, device: torch.device, dtype: torch.dt
 
 
 def _blur(images: Tensor, kernel: Tensor) -> Tensor:
-    """Separable blur of every channel, edges replicated (a flat background stays flat), ``(B, C, H, W)``."""
+    """Separable blur of every channel, ``(B, C, H, W)``, zeros outside the frame.
+
+    Zeros, not replicated edges: replicating a noisy edge pixel multiplies its noise, and the corners
+    would be detected as foreground; with zeros the edge band only has less noise (and is left out
+    of the background statistics).
+    """
     channels = images.shape[1]
     radius = (kernel.numel() - 1) // 2
     if radius == 0:
         return images
     rows = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
     cols = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    out = F.conv2d(F.pad(images, (radius, radius, 0, 0), mode="replicate"), rows, groups=channels)
-    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="replicate"), cols, groups=channels)
+    out = F.conv2d(images, rows, padding=(0, radius), groups=channels)
+    return F.conv2d(out, cols, padding=(radius, 0), groups=channels)
+
+
+def _blur_about_median(images: Tensor, kernel: Tensor) -> Tensor:
+    """``m + G * (J - m)`` with ``m`` the median of each image and channel: outside the frame counts as
+    the median, so adding a constant to an image adds it to the result (dark objects can be negated)."""
+    batch, channels, _, _ = images.shape
+    median = images.reshape(batch, channels, -1).median(dim=-1).values[..., None, None]  # (B, C, 1, 1)
+    return median + _blur(images - median, kernel)
 
 
 def _hysteresis(strong: Tensor, weak: Tensor, dtype: torch.dtype) -> Tensor:
@@ -180,8 +208,9 @@ def foreground_weights(
             (0: no blur).
         threshold: detection threshold in noise standard deviations of the blurred image; default
             :func:`universal_threshold` of ``H * W``.
-        low_threshold: lower hysteresis threshold (at most ``threshold``): pixels above it join the
-            foreground when they are connected to a detection.
+        low_threshold: lower hysteresis threshold: pixels above it join the foreground when they
+            are connected to a detection. It must not exceed an explicit ``threshold``; above the
+            default (universal) one, as on frames of under 23 pixels, it is lowered to it.
 
     Returns:
         ``(B, 1, H, W)`` non-negative weights, :math:`\sum_c \max(J_c - b_c, 0)` on the foreground
@@ -203,10 +232,12 @@ def foreground_weights(
     _, _, height, width = images.shape
     high = universal_threshold(height * width) if threshold is None else _checks.check_positive_float(threshold, "threshold", allow_zero=True)
     low = _checks.check_positive_float(low_threshold, "low_threshold", allow_zero=True)
-    if low > high:
+    if threshold is None:
+        low = min(low, high)
+    elif low > high:
         raise ValueError(f"low_threshold must be at most threshold ({high:.4g}), got {low}")
     kernel = _gaussian_kernel(blur_pixels, device=images.device, dtype=images.dtype)  # (K,)
-    blurred = _blur(images, kernel)  # (B, C, H, W)
+    blurred = _blur_about_median(images, kernel)  # (B, C, H, W)
     level, blurred_std = _background(blurred, kernel)  # (B, C) each
     detection = blurred - level[..., None, None]
     detection_std = blurred_std[..., None, None]
