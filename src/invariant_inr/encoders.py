@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks
-from .center import CANONICAL_RULES, canonical_pose, pose_from_center_of_mass, safe_atan2
+from .center import CANONICAL_RULES, DENOISE_MODES, canonical_pose, pose_from_center_of_mass, safe_atan2
 from .se2 import transform_images, wrap_angle
 
 __all__ = ["Encoder", "Encoding", "SmallCNN", "resnet18_backbone", "build_backbone"]
@@ -153,6 +153,8 @@ class Encoder(nn.Module):
         latent_dim: ``d``.
         pose: ``"learned"`` (paper) or ``"analytic"`` (see the module docstring).
         rule: canonical rule, ``"com"`` (paper) or ``"moments"``.
+        denoise: ``"none"`` or ``"auto"``: how the analytic pose weighs the pixels
+            (:func:`~invariant_inr.center.canonical_pose`); unused with ``pose="learned"``.
         head_hidden: hidden widths of the head (paper: ``(512, 512)``), ReLU activations.
         latent_norm: ``"batch"`` standardises each coordinate of ``z`` over the batch (a BatchNorm
             without affine parameters, running statistics at evaluation), so ``z`` cannot collapse
@@ -185,6 +187,7 @@ class Encoder(nn.Module):
         *,
         pose: PoseMode = "learned",
         rule: str = "com",
+        denoise: Literal["none", "auto"] = "none",
         head_hidden: Sequence[int] = (512, 512),
         latent_norm: Literal["batch", "none"] = "batch",
     ) -> None:
@@ -195,6 +198,7 @@ class Encoder(nn.Module):
         self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
         self.pose = _checks.check_choice(pose, "pose", ("learned", "analytic"))
         self.rule = _checks.check_choice(rule, "rule", CANONICAL_RULES)
+        self.denoise = _checks.check_choice(denoise, "denoise", DENOISE_MODES)
         self.backbone = backbone
         self.pose_outputs = 0 if pose == "analytic" else (2 if rule == "com" else 4)
         self.head = _mlp((self.feature_dim, *head_hidden, self.latent_dim + self.pose_outputs))
@@ -215,7 +219,7 @@ class Encoder(nn.Module):
         :class:`~invariant_inr.augment.NuisanceAugment`; the pose is that of the undeformed image)."""
         if self.pose == "analytic":
             with torch.no_grad():
-                theta, tau = canonical_pose(images, self.rule)  # type: ignore[arg-type]
+                theta, tau = canonical_pose(images, self.rule, denoise=self.denoise)  # type: ignore[arg-type]
                 canonical_images = transform_images(images, theta, tau)
                 if augment is not None:
                     canonical_images = augment(canonical_images)
@@ -232,5 +236,6 @@ class Encoder(nn.Module):
         return Encoding(z, theta, tau)
 
     def extra_repr(self) -> str:
-        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}, latent_norm={self.latent_norm!r}"
+        denoise = f", denoise={self.denoise!r}" if self.denoise != "none" else ""
+        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}{denoise}, latent_norm={self.latent_norm!r}"
 
