@@ -6,8 +6,8 @@ The pose is never regressed as raw numbers. Two estimators are offered:
     The head predicts, besides ``z``, the quantities that define the canonical pose, and the pose is
     derived from them exactly as the rule derives it from the image: for ``rule="com"`` the centre of
     mass :math:`\hat m` (``d + 2`` outputs, as in appendix A), with :math:`\hat\tau = -\hat m`,
-    :math:`\hat\theta = -\angle\hat m`; for ``rule="moments"`` also a direction vector ``a``
-    (``d + 4`` outputs), with :math:`\hat\theta = -\angle a`. Predicting :math:`\hat m` rather than
+    :math:`\hat\theta = -\angle\hat m`; for ``rule="moments"`` and ``rule="harmonic"`` also a
+    direction vector ``a`` (``d + 4`` outputs), with :math:`\hat\theta = -\angle a`. Predicting :math:`\hat m` rather than
     :math:`(\hat\theta, \hat\tau)` avoids regressing an angle across its :math:`2\pi` wrap, and the
     returned pose satisfies the convention of :mod:`invariant_inr.se2` by construction. The
     symmetry-breaking loss pulls these predictions to the rule's values.
@@ -230,8 +230,8 @@ class Encoder(nn.Module):
         out = self.head(self.backbone(images))  # (B, d + pose_outputs)
         z, center = self._normalise(out[:, : self.latent_dim]), out[:, self.latent_dim : self.latent_dim + 2]
         theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m
-        if self.rule == "moments":
-            direction = out[:, self.latent_dim + 2 :]  # (B, 2): principal axis, signed
+        if self.rule != "com":  # "moments" and "harmonic": the angle is not the centre's direction
+            direction = out[:, self.latent_dim + 2 :]  # (B, 2): the rule's direction (axis, harmonic)
             theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
         return Encoding(z, theta, tau)
 
