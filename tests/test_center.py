@@ -329,3 +329,80 @@ def test_harmonics_rotate_with_the_image():
     turned_real, turned_imag = center.angular_harmonics(torch.rot90(images, 1, dims=(-2, -1)))
     c = torch.complex(real, imag) * torch.exp(1j * torch.arange(1, 5, dtype=torch.float64) * math.pi / 2)
     assert torch.allclose(torch.complex(turned_real, turned_imag), c, atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- denoise="auto"
+denoise_modes = st.sampled_from(center.DENOISE_MODES)
+
+
+@given(seed=seeds, batch=st.integers(1, 3), rule=rules)
+def test_denoise_auto_changes_nothing_on_noiseless_images(device, dtype, seed, batch, rule):
+    """The L on a zero background (the blurred object touches far fewer than half of the pixel pairs):
+    the foreground weights are the image itself, so the pose is bit for bit the same."""
+    images = _l_shapes(*_random_poses(seed, batch, 0.3, device, dtype))
+    images = torch.where(images > 0.1 * images.amax(), images, torch.zeros_like(images))  # a zero background
+    for got, expected in zip(canonical_pose(images, rule, denoise="auto"), canonical_pose(images, rule)):
+        assert torch.equal(got, expected)
+    assert torch.equal(canonicalize(images, rule, denoise="auto"), canonicalize(images, rule))
+
+
+@given(seed=seeds, rule=rules, k=st.integers(1, 3))
+def test_denoise_auto_is_invariant_to_quarter_turns_of_noisy_images_exactly(device, seed, rule, k):
+    """Noise over the whole frame: the foreground weights turn with the image (median, neighbour
+    differences, symmetric blur, 8-connectivity), so the canonical images of rot90 copies agree."""
+    theta, tau = _random_poses(seed, 1, 0.2, device)
+    images = _l_shapes(theta, tau) + 0.1 * _rand(1, 1, _SIZE, _SIZE, seed=seed, device=device).sub(0.5).mul(2 * math.sqrt(3))  # std 0.1
+    canonical = canonicalize(images, rule, denoise="auto")
+    turned = torch.rot90(images, k, dims=(-2, -1))
+    testing.assert_close(canonicalize(turned, rule, denoise="auto"), canonical, msg=f"k={k}, rule={rule}")
+
+
+@pytest.mark.parametrize("rule", ["moments", "harmonic"])
+def test_denoise_auto_recovers_rotations_of_noisy_objects(rule):
+    """40 rotated and shifted copies of the L (peak 1) with Gaussian noise of std 0.1 on both images: with
+    denoise="auto" the relative rotation is recovered (measured median error 2.7 degrees for both rules;
+    bound 5), without it it is lost (measured 81 and 46 degrees; bound 30)."""
+    from invariant_inr.metrics import relative_pose
+
+    batch = 40
+    images = _l_shapes(*_random_poses(0, 1, 0.1, "cpu")).expand(batch, -1, -1, -1)
+    images = images / images.amax()
+    move = _random_poses(1, batch, 0.2, "cpu")
+    moved = transform_images(images, *move)
+    generator = torch.Generator().manual_seed(2)
+    noisy, noisy_moved = (x + 0.1 * torch.randn(x.shape, generator=generator, dtype=F64) for x in (images, moved))
+    for denoise, low, high in (("auto", 0.0, 5.0), ("none", 30.0, 180.0)):
+        theta_hat, _ = relative_pose(*canonical_pose(noisy, rule, denoise=denoise), *canonical_pose(noisy_moved, rule, denoise=denoise))
+        error = torch.rad2deg(torch.remainder(theta_hat - move[0] + math.pi, 2 * math.pi) - math.pi).abs()
+        assert low <= error.median().item() <= high, (denoise, error.median().item())
+
+
+@pytest.mark.parametrize("rule", CANONICAL_RULES)
+def test_denoise_auto_handles_degenerate_images(device, dtype, rule):
+    """Zero, constant and pure-noise images get a finite pose (the identity when nothing is foreground)."""
+    zeros = torch.zeros(2, 1, 16, 16, dtype=dtype, device=device)
+    constant = torch.full((2, 3, 16, 16), 0.7, dtype=dtype, device=device)
+    noise = _rand(3, 1, 32, 32, seed=5, device=device, dtype=dtype)
+    for images in (zeros, constant):
+        theta, tau = canonical_pose(images, rule, denoise="auto")
+        assert torch.equal(theta, torch.zeros_like(theta)) and torch.equal(tau.abs(), torch.zeros_like(tau))
+    theta, tau = canonical_pose(noise, rule, denoise="auto")
+    assert bool(torch.isfinite(theta).all()) and bool(torch.isfinite(tau).all())
+    assert bool(torch.isfinite(canonicalize(noise, rule, denoise="auto")).all())
+
+
+@pytest.mark.parametrize("rule", CANONICAL_RULES)
+def test_denoise_auto_gradients(device, rule):
+    noisy = (_l_shapes(*_random_poses(7, 2, 0.2, device)) + 0.1 * _rand(2, 1, _SIZE, _SIZE, seed=8, device=device)).requires_grad_()
+    theta, tau = canonical_pose(noisy, rule, denoise="auto")
+    (theta.sum() + tau.sum()).backward()
+    assert noisy.grad is not None and bool(torch.isfinite(noisy.grad).all()) and bool(noisy.grad.abs().sum() > 0)
+    small = (_l_shapes(*_random_poses(9, 1, 0.1, device))[..., 12:29, 12:29] + 0.05 * _rand(1, 1, 17, 17, seed=10, device=device)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x: canonical_pose(x, "moments", denoise="auto"), (small,))
+
+
+def test_denoise_rejects_bad_values():
+    with pytest.raises(ValueError, match="denoise"):
+        canonical_pose(torch.rand(1, 1, 8, 8), "moments", denoise="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="denoise"):
+        canonicalize(torch.rand(1, 1, 8, 8), "com", denoise=True)  # type: ignore[arg-type]

@@ -2,17 +2,18 @@
 
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
-pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
+pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
 :mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
 :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
 """
 
-from . import cluster, datasets, metrics, presets, se2, testing
+from . import cluster, datasets, foreground, metrics, presets, se2, testing
 from ._checks import checks_disabled, checks_enabled, set_checks_enabled
 from ._version import __version__
 from .augment import NuisanceAugment
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
+from .foreground import estimate_background, foreground_weights
 from .cluster import (
     SCAN,
     ClusteringHead,
@@ -135,8 +136,10 @@ __all__ = [
     "compose",
     "consistency_loss",
     "coordinate_grid",
+    "estimate_background",
     "evaluate_in_chunks",
     "fit",
+    "foreground_weights",
     "inverse",
     "make_loader",
     "pose_from_center_of_mass",

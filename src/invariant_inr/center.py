@@ -33,6 +33,17 @@ Two rules pick the canonical pose :math:`(\theta, \tau)` of an image :math:`J`, 
 All quantities use the L1 norm over channels as the mass of a pixel, on the grid of
 :func:`invariant_inr.se2.coordinate_grid`. An image with zero mass gets the centre ``(0, 0)``
 and the identity pose, never NaN.
+
+Noise: every pixel weighs in, so on noisy images the noise of the whole frame dominates the moments
+and every rule fails (on MNIST(U) digits with Gaussian noise of standard deviation 0.1 the recovered
+rotation is no better than chance). ``denoise="auto"`` computes the rules on
+:func:`invariant_inr.foreground.foreground_weights` instead (background level and noise estimated
+per image, hysteresis detection of the object, intensities above the background on it). On
+noiseless images with a zero background covering more than half the frame it gives exactly the same
+pose; it assumes that the foreground is brighter than the background. The default is ``"none"``:
+the paper's rule on the raw intensities (exactly :math:`\tau = -m` with :math:`m` the
+:func:`center_of_mass`), and no median per image to pay for. For other settings of the detection,
+pass your own weights: ``canonical_pose(foreground_weights(images, blur_pixels=2.0), rule)``.
 """
 
 from __future__ import annotations
@@ -45,10 +56,12 @@ import torch
 from torch import Tensor
 
 from . import _checks
+from .foreground import foreground_weights
 from .se2 import coordinate_grid, transform_images, wrap_angle
 
 __all__ = [
     "CANONICAL_RULES",
+    "DENOISE_MODES",
     "HARMONIC_THRESHOLD",
     "angular_harmonics",
     "canonical_pose",
@@ -61,6 +74,8 @@ __all__ = [
 
 CanonicalRule = Literal["com", "moments", "harmonic"]
 CANONICAL_RULES: tuple[str, ...] = ("com", "moments", "harmonic")
+Denoise = Literal["none", "auto"]
+DENOISE_MODES: tuple[str, ...] = ("none", "auto")
 HARMONIC_THRESHOLD = 0.1
 r"""Relative size :math:`|c_k| / \sum w\rho^2` above which harmonic ``k`` sets the ``"harmonic"`` rule's angle."""
 
@@ -247,16 +262,20 @@ def _harmonic_angle(covariance: Tensor, probs: Tensor, center: Tensor, points: T
     return torch.where(order_index == 1, axis_phi, phi)
 
 
-def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor, Tensor]:
+def canonical_pose(images: Tensor, rule: CanonicalRule = "com", *, denoise: Denoise = "none") -> tuple[Tensor, Tensor]:
     r"""The canonical pose :math:`(\theta, \tau)` with :math:`J^{(can)} = S_{\theta,\tau}[J]`.
 
     ``transform_images(J, *canonical_pose(J))`` has its centre of mass at the origin (up to
-    interpolation). See the module docstring for the two rules.
+    interpolation). See the module docstring for the rules.
 
     Args:
         images: ``(B, C, H, W)`` floating images.
         rule: ``"com"`` (the paper), ``"moments"`` (principal axis, translation-independent) or
             ``"harmonic"`` (lowest strong angular harmonic, translation-independent).
+        denoise: ``"none"`` (default: the raw intensities weigh the pixels) or ``"auto"`` (the
+            robust foreground weights of :func:`invariant_inr.foreground.foreground_weights`, for
+            noisy images; identical on noiseless images with a zero background). With ``"auto"``
+            the centre is that of the foreground weights, not of the raw image.
 
     Returns:
         ``theta (B,)`` in ``[0, 2*pi)``, ``tau (B, 2)``.
@@ -268,8 +287,18 @@ def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor,
         >>> can = transform_images(img, *canonical_pose(img))
         >>> bool(center_of_mass(can).abs().max() < 1e-5)
         True
+        >>> import math
+        >>> ell = torch.zeros(1, 1, 32, 32); ell[0, 0, 10:14, 4:24] = 1.0; ell[0, 0, 14:22, 4:8] = 1.0
+        >>> noisy = ell + 0.3 * torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+        >>> clean = canonical_pose(ell, "moments")[0]
+        >>> error = lambda theta: round(math.degrees(abs(math.remainder(float(theta - clean), 2 * math.pi))), 1)
+        >>> error(canonical_pose(noisy, "moments")[0]) > 10, error(canonical_pose(noisy, "moments", denoise="auto")[0]) < 2
+        (True, True)
     """
     _checks.check_choice(rule, "rule", CANONICAL_RULES)
+    _checks.check_choice(denoise, "denoise", DENOISE_MODES)
+    if denoise == "auto":
+        images = foreground_weights(images)  # (B, 1, H, W), checks the images
     if rule == "com":
         return pose_from_center_of_mass(center_of_mass(images))
     center, covariance, probs = central_moments(images)
@@ -282,13 +311,15 @@ def canonical_pose(images: Tensor, rule: CanonicalRule = "com") -> tuple[Tensor,
     return wrap_angle(-phi), -center
 
 
-def canonicalize(images: Tensor, rule: CanonicalRule = "com", *, mode: str = "bilinear") -> Tensor:
+def canonicalize(images: Tensor, rule: CanonicalRule = "com", *, mode: str = "bilinear", denoise: Denoise = "none") -> Tensor:
     """Warp each image to its canonical pose, :math:`S_{\\theta,\\tau}[J]` with :func:`canonical_pose`.
 
     Args:
         images: ``(B, C, H, W)`` floating images.
         rule: ``"com"``, ``"moments"`` or ``"harmonic"``.
         mode: interpolation of the warp.
+        denoise: ``"none"`` or ``"auto"``, see :func:`canonical_pose`; the warp moves the original
+            images.
 
     Returns:
         ``(B, C, H, W)`` canonical images.
@@ -298,5 +329,5 @@ def canonicalize(images: Tensor, rule: CanonicalRule = "com", *, mode: str = "bi
         >>> canonicalize(torch.rand(3, 1, 16, 16), rule="moments").shape
         torch.Size([3, 1, 16, 16])
     """
-    theta, tau = canonical_pose(images, rule)
+    theta, tau = canonical_pose(images, rule, denoise=denoise)
     return transform_images(images, theta, tau, mode=mode)  # type: ignore[arg-type]

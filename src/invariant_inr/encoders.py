@@ -6,8 +6,8 @@ The pose is never regressed as raw numbers. Two estimators are offered:
     The head predicts, besides ``z``, the quantities that define the canonical pose, and the pose is
     derived from them exactly as the rule derives it from the image: for ``rule="com"`` the centre of
     mass :math:`\hat m` (``d + 2`` outputs, as in appendix A), with :math:`\hat\tau = -\hat m`,
-    :math:`\hat\theta = -\angle\hat m`; for ``rule="moments"`` also a direction vector ``a``
-    (``d + 4`` outputs), with :math:`\hat\theta = -\angle a`. Predicting :math:`\hat m` rather than
+    :math:`\hat\theta = -\angle\hat m`; for ``rule="moments"`` and ``rule="harmonic"`` also a
+    direction vector ``a`` (``d + 4`` outputs), with :math:`\hat\theta = -\angle a`. Predicting :math:`\hat m` rather than
     :math:`(\hat\theta, \hat\tau)` avoids regressing an angle across its :math:`2\pi` wrap, and the
     returned pose satisfies the convention of :mod:`invariant_inr.se2` by construction. The
     symmetry-breaking loss pulls these predictions to the rule's values.
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks
-from .center import CANONICAL_RULES, canonical_pose, pose_from_center_of_mass, safe_atan2
+from .center import CANONICAL_RULES, DENOISE_MODES, canonical_pose, pose_from_center_of_mass, safe_atan2
 from .se2 import transform_images, wrap_angle
 
 __all__ = ["Encoder", "Encoding", "SmallCNN", "resnet18_backbone", "build_backbone"]
@@ -153,6 +153,8 @@ class Encoder(nn.Module):
         latent_dim: ``d``.
         pose: ``"learned"`` (paper) or ``"analytic"`` (see the module docstring).
         rule: canonical rule, ``"com"`` (paper) or ``"moments"``.
+        denoise: ``"none"`` or ``"auto"``: how the analytic pose weighs the pixels
+            (:func:`~invariant_inr.center.canonical_pose`); unused with ``pose="learned"``.
         head_hidden: hidden widths of the head (paper: ``(512, 512)``), ReLU activations.
         latent_norm: ``"batch"`` standardises each coordinate of ``z`` over the batch (a BatchNorm
             without affine parameters, running statistics at evaluation), so ``z`` cannot collapse
@@ -185,6 +187,7 @@ class Encoder(nn.Module):
         *,
         pose: PoseMode = "learned",
         rule: str = "com",
+        denoise: Literal["none", "auto"] = "none",
         head_hidden: Sequence[int] = (512, 512),
         latent_norm: Literal["batch", "none"] = "batch",
     ) -> None:
@@ -195,6 +198,7 @@ class Encoder(nn.Module):
         self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
         self.pose = _checks.check_choice(pose, "pose", ("learned", "analytic"))
         self.rule = _checks.check_choice(rule, "rule", CANONICAL_RULES)
+        self.denoise = _checks.check_choice(denoise, "denoise", DENOISE_MODES)
         self.backbone = backbone
         self.pose_outputs = 0 if pose == "analytic" else (2 if rule == "com" else 4)
         self.head = _mlp((self.feature_dim, *head_hidden, self.latent_dim + self.pose_outputs))
@@ -215,7 +219,7 @@ class Encoder(nn.Module):
         :class:`~invariant_inr.augment.NuisanceAugment`; the pose is that of the undeformed image)."""
         if self.pose == "analytic":
             with torch.no_grad():
-                theta, tau = canonical_pose(images, self.rule)  # type: ignore[arg-type]
+                theta, tau = canonical_pose(images, self.rule, denoise=self.denoise)  # type: ignore[arg-type]
                 canonical_images = transform_images(images, theta, tau)
                 if augment is not None:
                     canonical_images = augment(canonical_images)
@@ -226,11 +230,12 @@ class Encoder(nn.Module):
         out = self.head(self.backbone(images))  # (B, d + pose_outputs)
         z, center = self._normalise(out[:, : self.latent_dim]), out[:, self.latent_dim : self.latent_dim + 2]
         theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m
-        if self.rule == "moments":
-            direction = out[:, self.latent_dim + 2 :]  # (B, 2): principal axis, signed
+        if self.rule != "com":  # "moments" and "harmonic": the angle is not the centre's direction
+            direction = out[:, self.latent_dim + 2 :]  # (B, 2): the rule's direction (axis, harmonic)
             theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
         return Encoding(z, theta, tau)
 
     def extra_repr(self) -> str:
-        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}, latent_norm={self.latent_norm!r}"
+        denoise = f", denoise={self.denoise!r}" if self.denoise != "none" else ""
+        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}{denoise}, latent_norm={self.latent_norm!r}"
 

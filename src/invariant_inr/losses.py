@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _checks
-from .center import CANONICAL_RULES, canonical_pose, center_of_mass
+from .center import CANONICAL_RULES, DENOISE_MODES, canonical_pose, center_of_mass
+from .foreground import foreground_weights
 
 __all__ = [
     "LossParts",
@@ -94,6 +95,8 @@ def symmetry_breaking_loss(
     tau: Tensor,
     images: Tensor,
     rule: Literal["com", "moments", "harmonic"] = "com",
+    *,
+    denoise: Literal["none", "auto"] = "none",
 ) -> Tensor:
     r"""How far the encoder's pose is from the canonical rule's pose, averaged over the batch.
 
@@ -107,6 +110,8 @@ def symmetry_breaking_loss(
         tau: ``(B, 2)`` predicted translation.
         images: ``(B, C, H, W)`` the images the pose was predicted from.
         rule: ``"com"`` or ``"moments"``.
+        denoise: ``"none"`` or ``"auto"``: the rule's target from the intensities or from the
+            robust foreground weights (:func:`~invariant_inr.center.canonical_pose`).
 
     Example:
         >>> import torch
@@ -116,12 +121,13 @@ def symmetry_breaking_loss(
         True
     """
     _checks.check_choice(rule, "rule", CANONICAL_RULES)
+    _checks.check_choice(denoise, "denoise", DENOISE_MODES)
     _checks.check_pose(theta, tau, images.shape[0] if isinstance(images, Tensor) else None)
     if rule == "com":
-        center = center_of_mass(images)  # (B, 2)
+        center = center_of_mass(foreground_weights(images) if denoise == "auto" else images)  # (B, 2)
         implied = tau.norm(dim=1, keepdim=True) * torch.stack([torch.cos(theta), -torch.sin(theta)], dim=1)
         return (center - implied).pow(2).sum(dim=1).mean()
-    target_theta, target_tau = canonical_pose(images, rule)
+    target_theta, target_tau = canonical_pose(images, rule, denoise=denoise)
     direction = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
     target_direction = torch.stack([torch.cos(target_theta), torch.sin(target_theta)], dim=1)
     return ((tau - target_tau).pow(2).sum(dim=1) + (direction - target_direction).pow(2).sum(dim=1)).mean()

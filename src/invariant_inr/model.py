@@ -27,7 +27,7 @@ from . import _checks
 from ._io import atomic_save, load_file
 from ._version import __version__
 from .augment import NuisanceAugment
-from .center import CANONICAL_RULES
+from .center import CANONICAL_RULES, DENOISE_MODES
 from .encoders import Encoder, Encoding, build_backbone
 from .fourier import FourierFeatures
 from .hyper import HyperMLP
@@ -56,6 +56,7 @@ class IRLINRConfig:
     encoder_width: int = 32
     pose: str = "learned"
     canonical_rule: str = "com"
+    canonical_denoise: str = "none"
     num_frequencies: int = 256
     fourier_sigma: float = 2.0
     inr_hidden: tuple[int, ...] = (256, 256, 256)
@@ -108,6 +109,11 @@ class IRLINR(nn.Module):
             from the pixels; the backbone sees the canonicalised image). See :mod:`invariant_inr.encoders`.
         canonical_rule: ``"com"`` (paper, section 3.4) or ``"moments"`` (translation-independent
             principal axis). See :mod:`invariant_inr.center`.
+        canonical_denoise: ``"none"`` (default: the rule weighs pixels by their intensity) or
+            ``"auto"`` (robust foreground weights, for noisy images: background level and noise
+            estimated per image; identical on noiseless images with a zero background). Applies
+            wherever the rule is computed: the analytic pose and the symmetry-breaking target. See
+            :func:`invariant_inr.center.canonical_pose`.
         num_frequencies: Fourier frequencies ``f`` (paper: 256).
         fourier_sigma: their standard deviation (paper: 2.0).
         inr_hidden: INR hidden widths (paper: 256, 256, 256).
@@ -157,6 +163,7 @@ class IRLINR(nn.Module):
         encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
         canonical_rule: Literal["com", "moments", "harmonic"] = "com",
+        canonical_denoise: Literal["none", "auto"] = "none",
         num_frequencies: int = 256,
         fourier_sigma: float = 2.0,
         inr_hidden: Sequence[int] = (256, 256, 256),
@@ -197,6 +204,7 @@ class IRLINR(nn.Module):
             encoder_width=_checks.check_positive_int(encoder_width, "encoder_width", maximum=4096),
             pose=_checks.check_choice(pose, "pose", ("learned", "analytic")),
             canonical_rule=_checks.check_choice(canonical_rule, "canonical_rule", CANONICAL_RULES),
+            canonical_denoise=_checks.check_choice(canonical_denoise, "canonical_denoise", DENOISE_MODES),
             num_frequencies=num_frequencies,
             fourier_sigma=_checks.check_positive_float(fourier_sigma, "fourier_sigma"),
             inr_hidden=_widths(inr_hidden, "inr_hidden"),
@@ -234,6 +242,7 @@ class IRLINR(nn.Module):
                 config.latent_dim,
                 pose=config.pose,  # type: ignore[arg-type]
                 rule=config.canonical_rule,
+                denoise=config.canonical_denoise,  # type: ignore[arg-type]
                 head_hidden=config.head_hidden,
                 latent_norm=config.latent_norm,  # type: ignore[arg-type]
             )
@@ -386,7 +395,7 @@ class IRLINR(nn.Module):
             z1, z2 = enc.z.chunk(2)
             consis = consistency_loss(z1, z2, config.consistency)  # type: ignore[arg-type]
             if config.pose == "learned" and config.lambda_symm > 0:
-                symm = symmetry_breaking_loss(enc.theta, enc.tau, posed, config.canonical_rule)  # type: ignore[arg-type]
+                symm = symmetry_breaking_loss(enc.theta, enc.tau, posed, config.canonical_rule, denoise=config.canonical_denoise)  # type: ignore[arg-type]
             else:
                 symm = torch.zeros((), device=images.device, dtype=images.dtype)
         total = config.lambda_recon * recon + config.lambda_consis * consis + config.lambda_symm * symm

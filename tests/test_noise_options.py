@@ -1,0 +1,95 @@
+"""``canonical_denoise`` of :class:`~invariant_inr.IRLINR` and ``denoise`` of the symmetry-breaking loss,
+and a smoke run of ``benchmarks/noise_pose.py`` (issue 11)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from invariant_inr import IRLINR, IRLINRConfig, canonical_pose, center_of_mass, foreground_weights, make_sprites
+from invariant_inr.losses import symmetry_breaking_loss
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny(**overrides) -> IRLINR:
+    options = dict(encoder="small", num_frequencies=8, fourier_sigma=0.5, inr_hidden=(16,), hyper_hidden=(16,), head_hidden=(16,))
+    options.update(overrides)
+    return IRLINR(1, 32, 4, **options)
+
+
+def _noisy_sprites(count: int = 6, sigma: float = 0.2) -> torch.Tensor:
+    images = make_sprites(count, size=32, seed=0).images
+    return images + sigma * torch.randn(images.shape, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("rule", ["com", "moments", "harmonic"])
+def test_analytic_pose_uses_the_denoised_rule(rule):
+    images = _noisy_sprites()
+    model = _tiny(pose="analytic", canonical_rule=rule, canonical_denoise="auto").eval()
+    enc = model.encode(images)
+    expected = canonical_pose(images, rule, denoise="auto")
+    torch.testing.assert_close(enc.theta, expected[0])
+    torch.testing.assert_close(enc.tau, expected[1])
+    plain = _tiny(pose="analytic", canonical_rule=rule).eval().encode(images)
+    assert not torch.allclose(plain.tau, enc.tau, atol=1e-3)  # noise: the two weightings differ
+    assert "denoise='auto'" in repr(model.encoder)
+
+
+def test_canonical_denoise_is_saved_and_old_configs_load():
+    model = _tiny(pose="analytic", canonical_denoise="auto")
+    data = model.config.to_dict()
+    assert data["canonical_denoise"] == "auto"
+    assert IRLINRConfig.from_dict(data) == model.config
+    del data["canonical_denoise"]  # a configuration saved before the option existed
+    assert IRLINRConfig.from_dict(data).canonical_denoise == "none"
+    assert _tiny().config.canonical_denoise == "none"  # the default: the paper's rule
+    with pytest.raises(ValueError, match="canonical_denoise"):
+        _tiny(canonical_denoise="median")
+
+
+def test_learned_pose_loss_targets_the_denoised_rule():
+    images = _noisy_sprites()
+    for rule in ("moments", "harmonic"):
+        theta, tau = canonical_pose(images, rule, denoise="auto")
+        assert float(symmetry_breaking_loss(theta, tau, images, rule, denoise="auto")) < 1e-10
+        assert float(symmetry_breaking_loss(theta, tau, images, rule)) > 1e-3
+    center = center_of_mass(foreground_weights(images))  # "com": the implied centre is the foreground's
+    theta, tau = canonical_pose(images, "com", denoise="auto")
+    torch.testing.assert_close(tau, -center)
+    assert float(symmetry_breaking_loss(theta, tau, images, "com", denoise="auto")) < 1e-10
+    with pytest.raises(ValueError, match="denoise"):
+        symmetry_breaking_loss(theta, tau, images, "com", denoise="yes")  # type: ignore[arg-type]
+    model = _tiny(pose="learned", canonical_rule="moments", canonical_denoise="auto")
+    parts = model.loss(images, generator=torch.Generator().manual_seed(0))
+    assert bool(torch.isfinite(parts.total.detach())) and float(parts.symm.detach()) > 0
+
+
+def test_noise_pose_benchmark_runs_on_sprites(tmp_path):
+    spec = importlib.util.spec_from_file_location("invariant_inr_noise_pose_benchmark", ROOT / "benchmarks" / "noise_pose.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    try:
+        module.main(["--data", "sprites", "--num-samples", "24", "--sigmas", "0", "0.3", "--out", str(tmp_path), "--methods", "harmonic,harmonic+auto,moments+sketch"])
+    finally:
+        torch.set_num_threads(threads)
+    record = json.loads((tmp_path / "sprites.json").read_text())
+    assert set(record["methods"]) == {"harmonic", "harmonic+auto", "moments+sketch"}
+    for name, per_sigma in record["methods"].items():
+        assert set(per_sigma) == {"0", "0.3"} and all(figures["finite"] for figures in per_sigma.values())
+        for figures in per_sigma.values():
+            assert 0.0 <= figures["rotation_median_error_mod_symmetry_deg"] <= figures["rotation_median_error_deg"] + 1e-9
+    noiseless = record["methods"]["harmonic"]["0"]["rotation_median_error_mod_symmetry_deg"]
+    assert noiseless == record["methods"]["harmonic+auto"]["0"]["rotation_median_error_mod_symmetry_deg"]  # identical without noise
+    assert noiseless < 5.0
+    table = (tmp_path / "sprites.md").read_text()
+    assert "| harmonic+auto |" in table and "python benchmarks/noise_pose.py --data sprites" in table
+    with pytest.raises(SystemExit):
+        module.main(["--methods", "nonsense", "--out", str(tmp_path)])
