@@ -23,6 +23,13 @@ Variants (``--variants``, comma-separated; default ``plain,augment``)::
     augment-flip     strength 1 plus a random half turn with probability 0.5
     augment-mse      strength 1 with the mean-squared consistency instead of the cosine
     consis-x3        strength 1 with the consistency weight 3
+    shift            strength 1, modulated INR: the hypernetwork emits per-layer shifts only
+                     (``hypernetwork="shift"``, shared INR weights; see invariant_inr.modulated)
+    scale-shift      strength 1, modulated INR with per-layer scales and shifts (FiLM)
+    shift-b128       ``shift`` with batch 128 and an eighth of the pixels (the same INR work per
+                     step as batch 64 with a quarter, twice the images)
+    shift-b256       ``shift`` with batch 256 and a sixteenth of the pixels
+    shift-lr3e-3     ``shift`` with Adam's learning rate 3e-3
 
 Usage::
 
@@ -30,13 +37,17 @@ Usage::
 
 Run variants as separate processes to use the cores in parallel (``--threads 1`` each); the JSON
 output of each goes to ``OUT/<variant>.json``. Steps, not seconds, are what to compare across
-variants: the step counts are recorded beside every evaluation.
+variants: the step counts are recorded beside every evaluation. Beside them: the training seconds
+alone (``train_seconds``, evaluation excluded), seconds per step, images seen and the machine's
+1-minute load average, so variants of different speed can be compared at the same time budget
+(quality per minute) when they ran one at a time on an equally loaded machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from copy import deepcopy
@@ -66,9 +77,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "augment-flip": {"augment_strength": 1.0, "_augment": dict(flip=0.5)},
     "augment-mse": {"augment_strength": 1.0, "consistency": "mse"},
     "consis-x3": {"augment_strength": 1.0, "lambda_consis": 3.0},
+    "shift": {"augment_strength": 1.0, "hypernetwork": "shift"},
+    "scale-shift": {"augment_strength": 1.0, "hypernetwork": "scale_shift"},
+    "shift-b128": {"augment_strength": 1.0, "hypernetwork": "shift", "pixel_fraction": 0.125, "_batch_factor": 2},
+    "shift-b256": {"augment_strength": 1.0, "hypernetwork": "shift", "pixel_fraction": 0.0625, "_batch_factor": 4},
+    "shift-lr3e-3": {"augment_strength": 1.0, "hypernetwork": "shift", "_lr": 3e-3},
 }
 """Options replaced in the ``mnist-quick`` preset; ``_augment`` replaces components of the strength-1
-:class:`~invariant_inr.NuisanceAugment` recipe (the config cannot name them), ``_lr`` Adam's rate."""
+:class:`~invariant_inr.NuisanceAugment` recipe (the config cannot name them), ``_lr`` Adam's rate, ``_batch_factor`` multiplies the batch size (64 by default)."""
 LEARNING_RATE = 1e-3  # the preset's training rate
 
 
@@ -109,24 +125,33 @@ def run(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     test = MNISTU(args.mnist_root, "test", num_samples=args.test_size, seed=args.seed + 1, **common)
     model = build_model(variant, args.seed, image_size=args.image_size, overrides=json.loads(args.model_overrides))
     optimizer = torch.optim.Adam(model.parameters(), lr=VARIANTS[variant].get("_lr", LEARNING_RATE))
+    batch_size = args.batch_size * VARIANTS[variant].get("_batch_factor", 1)
     record: dict[str, Any] = {
         "variant": variant,
         "options": VARIANTS[variant],
         "config": model.config.to_dict(),
         "untrained": untrained_figures(model, test, args.seed),
         "moments_pixels_knn20": neighbour_purity(canonicalize(test.images, "moments").flatten(1), test.labels),
+        "batch_size": batch_size,
+        "load_average_1min_before": os.getloadavg()[0],
         "evaluations": [],
     }
-    steps, start = 0, time.perf_counter()
+    steps, train_seconds, start = 0, 0.0, time.perf_counter()
     for third in range(3):
+        fit_start = time.perf_counter()
         history = fit(
-            model, train.images, epochs=10**6, batch_size=args.batch_size, optimizer=optimizer, max_steps_per_epoch=args.chunk_steps,
+            model, train.images, epochs=10**6, batch_size=batch_size, optimizer=optimizer, max_steps_per_epoch=args.chunk_steps,
             time_limit=args.budget / 3, seed=args.seed + third, progress=False,
         )
+        train_seconds += time.perf_counter() - fit_start
         steps += args.chunk_steps * history.epochs
         evaluation = {
             "seconds": round(time.perf_counter() - start, 1),
+            "train_seconds": round(train_seconds, 1),
             "steps": steps,
+            "images_seen": steps * batch_size,
+            "seconds_per_step": round(train_seconds / steps, 3),
+            "load_average_1min": os.getloadavg()[0],
             "recon": history["recon"][-1],
             "consis": history["consis"][-1],
             **evaluate(model, test, args.seed),
