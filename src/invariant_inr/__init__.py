@@ -2,7 +2,7 @@
 
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
-pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
+pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.modulated`, :mod:`~invariant_inr.hyper`,
 :mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
 :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
@@ -58,6 +58,7 @@ from .metrics import (
     unwrap_to_nearest,
 )
 from .model import IRLINR, IRLINRConfig
+from .modulated import ModulatedINR
 from .presets import preset, training_preset
 from .se2 import (
     ImageTransform,
@@ -124,6 +125,7 @@ __all__ = [
     "IRLINRConfig",
     "ImageTransform",
     "LossParts",
+    "ModulatedINR",
     "SmallCNN",
     "__version__",
     "canonical_pose",

@@ -21,6 +21,19 @@ by hidden layer, of its shift ``(width,)`` and then, with ``"scale_shift"``, its
 ``(width,)``. :attr:`ModulatedINR.modulation_shapes` lists them in that order and
 :attr:`ModulatedINR.num_modulations` is their total, which is what a
 :class:`~invariant_inr.hyper.HyperMLP` must produce per sample.
+
+In :class:`~invariant_inr.IRLINR` it is selected with ``hypernetwork="shift"`` or
+``"scale_shift"`` (``"full"``, the default, is the paper's hypernetwork); pixel subsampling
+(``pixel_fraction``) and chunked evaluation (``chunk_size``) work as with the full one.
+
+Example:
+    >>> import torch
+    >>> from invariant_inr import IRLINR
+    >>> model = IRLINR(1, 16, 8, encoder="small", num_frequencies=16, inr_hidden=(32, 32),
+    ...                hyper_hidden=(32,), head_hidden=(64,), hypernetwork="shift")
+    >>> model.hyper.out_features  # one shift per hidden unit, instead of every INR weight
+    64
+    >>> model.loss(torch.rand(4, 1, 16, 16)).total.backward()
 """
 
 from __future__ import annotations
