@@ -35,6 +35,11 @@ Usage::
 
     python benchmarks/z_ablation.py --budget 600 --threads 1 --variants plain,augment --out benchmarks/results/z_ablation
 
+With ``--step-times ROUNDS`` nothing is evaluated: the listed variants take training steps in turn
+(one step each per round, the order rotating, after one warm-up step each) on the same machine at
+the same time, and ``OUT/step_times.json`` gets each one's median seconds per step and its ratio
+to the first variant: speed ratios that a changing load on a shared machine does not bias.
+
 Run variants as separate processes to use the cores in parallel (``--threads 1`` each); the JSON
 output of each goes to ``OUT/<variant>.json``. Steps, not seconds, are what to compare across
 variants: the step counts are recorded beside every evaluation. Beside them: the training seconds
@@ -48,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from copy import deepcopy
@@ -161,12 +167,55 @@ def run(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     return record
 
 
+def step_times(variants: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Median seconds of one training step (loss, backward, Adam) per variant, steps interleaved."""
+    train = MNISTU(args.mnist_root, "train", num_samples=args.train_size, seed=args.seed, size=args.image_size,
+                   translation_std_pixels=5.0, subset="random")
+    overrides = json.loads(args.model_overrides)
+    models = {variant: build_model(variant, args.seed, image_size=args.image_size, overrides=overrides) for variant in variants}
+    optimizers = {v: torch.optim.Adam(m.parameters(), lr=VARIANTS[v].get("_lr", LEARNING_RATE)) for v, m in models.items()}
+    generator = torch.Generator().manual_seed(args.seed)
+    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
+    load = [os.getloadavg()[0]]
+    for round_index in range(args.step_times + 1):  # round 0 is the warm-up
+        shift = round_index % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            batch = args.batch_size * VARIANTS[variant].get("_batch_factor", 1)
+            images = train.images[torch.randint(len(train), (batch,), generator=generator)]
+            start = time.perf_counter()
+            parts = models[variant].loss(images, generator=generator)
+            optimizers[variant].zero_grad(set_to_none=True)
+            parts.total.backward()
+            optimizers[variant].step()
+            if round_index > 0:
+                seconds[variant].append(time.perf_counter() - start)
+        load.append(os.getloadavg()[0])
+    medians = {variant: statistics.median(times) for variant, times in seconds.items()}
+    first = variants[0]
+    return {
+        "rounds": args.step_times,
+        "variants": {
+            variant: {
+                "batch_size": args.batch_size * VARIANTS[variant].get("_batch_factor", 1),
+                "parameters": sum(p.numel() for p in models[variant].parameters()),
+                "median_seconds_per_step": round(medians[variant], 4),
+                "ratio_to_" + first: round(medians[variant] / medians[first], 3),
+                "seconds": [round(t, 4) for t in seconds[variant]],
+            }
+            for variant in variants
+        },
+        "load_average_1min": load,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", default="plain,augment", help=f"comma-separated, from {sorted(VARIANTS)}")
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per variant (default 600)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--step-times", type=int, default=0, metavar="ROUNDS",
+                        help="only time interleaved training steps of the variants, ROUNDS each (see above)")
     parser.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST_ROOT)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "z_ablation")
     parser.add_argument("--train-size", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -184,6 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/z_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.step_times > 0:
+        record = step_times(variants, args)
+        record.update(command=command, machine=machine_info(torch.device("cpu")), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        (args.out / "step_times.json").write_text(json.dumps(record, indent=2))
+        for variant, figures in record["variants"].items():
+            print(variant, figures["median_seconds_per_step"], figures[f"ratio_to_{variants[0]}"], flush=True)
+        return
     for variant in variants:
         record = run(variant, args)
         record.update(command=command, budget_seconds=args.budget, machine=machine_info(torch.device("cpu")),

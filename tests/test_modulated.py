@@ -270,3 +270,61 @@ def test_checkpoint_without_the_option_loads_as_full(tmp_path):
     shift["config"]["hypernetwork"] = "full"
     with pytest.raises(ValueError, match="does not match the architecture"):
         IRLINR.from_checkpoint_dict(shift)
+
+
+# ------------------------------------------------------------------------- the ablation benchmark
+def _write_fake_mnist(root, *, train: int, test: int):
+    """The four MNIST IDX files with a label-dependent bar plus noise."""
+    from invariant_inr.datasets import write_idx
+
+    root.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(0)
+    for prefix, count in (("train", train), ("t10k", test)):
+        labels = torch.arange(count) % 10
+        images = torch.zeros(count, 28, 28)
+        for digit in range(10):
+            images[labels == digit, 6 + digit : 9 + digit, 6:14] = 200.0
+        pixels = (images + 40 * torch.rand(count, 28, 28, generator=generator)).to(torch.uint8)
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", pixels)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels.to(torch.uint8))
+    return root
+
+
+def _load_z_ablation():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "z_ablation.py"
+    spec = importlib.util.spec_from_file_location("invariant_inr_z_ablation_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_z_ablation_modulated_variants_and_step_times(tmp_path):
+    import json
+
+    threads = torch.get_num_threads()
+    try:
+        ablation = _load_z_ablation()
+        mnist = _write_fake_mnist(tmp_path / "mnist", train=64, test=40)
+        tiny = {"encoder_width": 4, "num_frequencies": 8, "inr_hidden": [16], "hyper_hidden": [16], "head_hidden": [16],
+                "latent_dim": 4}
+        common = ["--threads", "1", "--mnist-root", str(mnist), "--out", str(tmp_path / "out"), "--train-size", "64",
+                  "--test-size", "40", "--image-size", "32", "--batch-size", "8", "--model-overrides", json.dumps(tiny)]
+        ablation.main(["--variants", "shift-b128", "--budget", "0.3", "--chunk-steps", "2", *common])
+        record = json.loads((tmp_path / "out" / "shift-b128.json").read_text())
+        assert record["config"]["hypernetwork"] == "shift" and record["config"]["pixel_fraction"] == 0.125
+        assert record["batch_size"] == 16  # twice --batch-size
+        for evaluation in record["evaluations"]:
+            assert evaluation["images_seen"] == 16 * evaluation["steps"]
+            assert evaluation["seconds_per_step"] > 0 and evaluation["train_seconds"] <= evaluation["seconds"]
+        ablation.main(["--variants", "augment,shift", "--step-times", "2", *common])
+        times = json.loads((tmp_path / "out" / "step_times.json").read_text())
+        assert set(times["variants"]) == {"augment", "shift"} and times["variants"]["augment"]["ratio_to_augment"] == 1.0
+        assert all(len(v["seconds"]) == 2 for v in times["variants"].values())
+        assert times["variants"]["shift"]["parameters"] < times["variants"]["augment"]["parameters"]
+    finally:
+        torch.set_num_threads(threads)
