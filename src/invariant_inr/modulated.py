@@ -176,13 +176,12 @@ class ModulatedINR(nn.Module):
         gain = (1.0 + scale).unsqueeze(1)  # (B, 1, w)
         return torch.addcmul((shift + bias * (1.0 + scale)).unsqueeze(1), pre, gain)  # (B, P, w)
 
-    def _layers_from(self, pre: Tensor, mods: list[tuple[Tensor, Tensor | None]], first: int) -> Tensor:
-        """Layers ``first, first + 1, ...`` given layer ``first``'s unbiased, unmodulated pre-activation ``pre``."""
+    def _layers(self, pre: Tensor, mods: list[tuple[Tensor, Tensor | None]]) -> Tensor:
+        """All layers, given the first layer's unbiased, unmodulated pre-activation ``pre`` ``(B, P, w0)`` or ``(P, w0)``."""
         act = _ACTIVATIONS[self.activation]
         last = len(self.layers) - 1
-        for index in range(first, len(self.layers)):
-            layer = self.layers[index]
-            if index > first:  # (B, P, w_in) @ (w_in, w_out): one flat matrix multiply
+        for index, layer in enumerate(self.layers):
+            if index > 0:  # (B, P, w_in) @ (w_in, w_out): one flat matrix multiply over all samples' points
                 pre = torch.matmul(hidden, layer.weight.t())  # (B, P, w_out)
             if index == last:
                 out = pre + layer.bias  # (B, P, C): not modulated
@@ -196,7 +195,7 @@ class ModulatedINR(nn.Module):
     def _evaluate(self, inputs: Tensor, modulations: Tensor) -> Tensor:
         first = self.layers[0]
         pre = torch.matmul(inputs, first.weight.t())  # (B, P, w0) or shared (P, w0)
-        return self._layers_from(pre, self.unflatten(modulations), 0)
+        return self._layers(pre, self.unflatten(modulations))
 
     def _evaluate_fourier(self, points: Tensor, frequencies: Tensor, modulations: Tensor) -> Tensor:
         """``_evaluate(FourierFeatures(points), modulations)`` with the features fused into the first layer.
@@ -206,7 +205,7 @@ class ModulatedINR(nn.Module):
         first = self.layers[0]
         zero_bias = first.bias.new_zeros(()).expand_as(first.bias)  # the bias joins the modulation
         pre = fourier_linear(points, frequencies, first.weight, zero_bias)  # (B, P, w0) or (P, w0)
-        return self._layers_from(pre, self.unflatten(modulations), 0)
+        return self._layers(pre, self.unflatten(modulations))
 
     def forward(self, inputs: Tensor, modulations: Tensor, *, chunk_size: int | None = None) -> Tensor:
         if _checks.checks_enabled():
