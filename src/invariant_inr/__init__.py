@@ -2,7 +2,11 @@
 
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
+<<<<<<< HEAD
 pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
+=======
+pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.modulated`, :mod:`~invariant_inr.hyper`,
+>>>>>>> modinr
 :mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
 :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
@@ -59,6 +63,7 @@ from .metrics import (
     unwrap_to_nearest,
 )
 from .model import IRLINR, IRLINRConfig
+from .modulated import ModulatedINR
 from .presets import preset, training_preset
 from .se2 import (
     ImageTransform,
@@ -125,6 +130,7 @@ __all__ = [
     "IRLINRConfig",
     "ImageTransform",
     "LossParts",
+    "ModulatedINR",
     "SmallCNN",
     "__version__",
     "canonical_pose",

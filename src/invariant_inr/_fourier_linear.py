@@ -59,12 +59,13 @@ class _FourierLinear(torch.autograd.Function):
             torch.cos(phase, out=features[..., :num_freq])
             torch.sin(phase, out=features[..., num_freq:])
             del phase
-            w = weight.to(compute_dtype)  # (B, out, 2f)
-            b = bias.to(compute_dtype).unsqueeze(1)  # (B, 1, out)
-            if features.ndim == 2:  # shared points: (P, 2f) @ (B, 2f, out) + (B, 1, out) -> (B, P, out)
-                out = torch.matmul(features, w.transpose(1, 2)) + b
+            w = weight.to(compute_dtype)  # (B, out, 2f), or (out, 2f) shared by the batch
+            if weight.ndim == 2:  # shared weights: (..., P, 2f) @ (2f, out) + (out,), one flat GEMM
+                out = torch.nn.functional.linear(features, w, bias.to(compute_dtype))  # (..., P, out)
+            elif features.ndim == 2:  # shared points: (P, 2f) @ (B, 2f, out) + (B, 1, out) -> (B, P, out)
+                out = torch.matmul(features, w.transpose(1, 2)) + bias.to(compute_dtype).unsqueeze(1)
             else:  # per-sample points: (B, P, 2f) @ (B, 2f, out) + (B, 1, out) -> (B, P, out)
-                out = torch.baddbmm(b, features, w.transpose(1, 2))
+                out = torch.baddbmm(bias.to(compute_dtype).unsqueeze(1), features, w.transpose(1, 2))
         ctx.save_for_backward(points, frequencies, weight, features)
         ctx.bias_dtype = bias.dtype
         ctx.compute_dtype = compute_dtype
@@ -77,16 +78,22 @@ class _FourierLinear(torch.autograd.Function):
         grad_points = grad_freq = grad_weight = grad_bias = None
         num_freq = frequencies.shape[0]
         shared = features.ndim == 2
+        shared_weight = weight.ndim == 2
         with _no_autocast(points.device.type):
-            grad = grad_out.to(ctx.compute_dtype)  # (B, P, out)
+            grad = grad_out.to(ctx.compute_dtype)  # (B, P, out), or (P, out) for shared points and weights
             if need_weight:
-                if shared:  # (B, out, P) @ (P, 2f) -> (B, out, 2f)
+                if shared_weight:  # sum over samples and points: (out, B P) @ (B P, 2f) -> (out, 2f)
+                    grad_weight = grad.reshape(-1, grad.shape[-1]).t() @ features.reshape(-1, features.shape[-1])
+                elif shared:  # (B, out, P) @ (P, 2f) -> (B, out, 2f)
                     grad_weight = torch.matmul(grad.transpose(1, 2), features)
                 else:
                     grad_weight = torch.bmm(grad.transpose(1, 2), features)
                 grad_weight = grad_weight.to(weight.dtype)
             if need_bias:
-                grad_bias = grad_out.sum(dim=1, dtype=ctx.bias_dtype)  # (B, out)
+                if shared_weight:
+                    grad_bias = grad_out.reshape(-1, grad_out.shape[-1]).sum(dim=0, dtype=ctx.bias_dtype)  # (out,)
+                else:
+                    grad_bias = grad_out.sum(dim=1, dtype=ctx.bias_dtype)  # (B, out)
             if need_points or need_freq:
                 grad_features = torch.matmul(grad, weight.to(ctx.compute_dtype))  # (B, P, 2f)
                 cos = features[..., :num_freq].to(points.dtype)
@@ -95,7 +102,7 @@ class _FourierLinear(torch.autograd.Function):
                 grad_sin = grad_features[..., num_freq:].to(points.dtype)
                 # d/dphase: -sin * grad_cos + cos * grad_sin, times 2 pi from phase = 2 pi x B^T
                 grad_phase = torch.addcmul(cos * grad_sin, sin, grad_cos, value=-1.0).mul_(2.0 * math.pi)
-                if shared:
+                if shared and grad_phase.ndim == 3:
                     grad_phase = grad_phase.sum(dim=0)  # (P, f): the points are shared by the batch
                 freq = frequencies.to(points.dtype)
                 if need_points:
@@ -116,11 +123,12 @@ def fourier_linear(points: Tensor, frequencies: Tensor, weight: Tensor, bias: Te
     Args:
         points: ``(B, P, 2)`` per-sample or ``(P, 2)`` shared points.
         frequencies: ``(f, 2)`` frequency matrix ``B`` (cycles per unit).
-        weight: ``(B, out, 2 f)`` per-sample weights, cosine columns first.
-        bias: ``(B, out)`` per-sample biases.
+        weight: ``(B, out, 2 f)`` per-sample weights, cosine columns first, or ``(out, 2 f)``
+            weights shared by the batch (one flat matrix multiply over all samples' points).
+        bias: ``(B, out)`` per-sample biases, or ``(out,)`` with shared weights.
 
     Returns:
-        ``(B, P, out)``.
+        ``(B, P, out)``; ``(P, out)`` when both the points and the weights are shared.
 
     Example:
         >>> import math, torch
@@ -130,6 +138,9 @@ def fourier_linear(points: Tensor, frequencies: Tensor, weight: Tensor, bias: Te
         >>> features = torch.cat([phase.cos(), phase.sin()], dim=-1)
         >>> expected = torch.baddbmm(bias.unsqueeze(1), features, weight.transpose(1, 2))
         >>> torch.equal(fourier_linear(points, freq, weight, bias), expected)
+        True
+        >>> shared = fourier_linear(points, freq, weight[0], bias[0])  # one weight for the batch
+        >>> torch.allclose(shared, features @ weight[0].t() + bias[0], atol=1e-6)
         True
     """
     return _FourierLinear.apply(points, frequencies, weight, bias)

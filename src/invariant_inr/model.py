@@ -4,12 +4,18 @@ Data flow (paper figure 1), for images ``J`` of shape ``(B, C, H, W)``::
 
     encoder(J)            -> z (B, d), theta (B,), tau (B, 2)       # Encoding
     hyper(z)              -> eta (B, K)                            # K = inr.num_params
+                                                                   # (or inr.num_modulations)
     transform_points(x_p) -> S_{theta,tau}(x_p)  (B, P, 2)          # grid points, moved
     fourier(...)          -> (B, P, 2f)
     inr(..., eta)         -> (B, P, C) -> reshaped to (B, C, H, W)
 
 Rendering at the identity pose gives the canonical image :math:`J^{(can)}`; rendering at the
 encoded pose reproduces :math:`J` (appendices E and F).
+
+With ``hypernetwork="full"`` (the paper) ``eta`` is every weight of a
+:class:`~invariant_inr.inr.FunctionalINR`; with ``"shift"`` or ``"scale_shift"`` it is the
+per-layer modulation of a :class:`~invariant_inr.modulated.ModulatedINR` whose weights are shared
+by all images (far fewer numbers per image, see :mod:`invariant_inr.modulated`).
 """
 
 from __future__ import annotations
@@ -32,10 +38,14 @@ from .encoders import Encoder, Encoding, build_backbone
 from .fourier import FourierFeatures
 from .hyper import HyperMLP
 from .inr import FunctionalINR, evaluate_in_chunks
+from .modulated import MODULATIONS, ModulatedINR
 from .losses import LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
 from .se2 import _apply_pose, coordinate_grid, random_pose, transform_images
 
-__all__ = ["IRLINR", "IRLINRConfig"]
+__all__ = ["HYPERNETWORKS", "IRLINR", "IRLINRConfig"]
+
+HYPERNETWORKS: tuple[str, ...] = ("full", *MODULATIONS)
+"""What the hypernetwork generates: every INR weight (``"full"``, the paper) or a modulation."""
 
 CHECKPOINT_FORMAT = "invariant-inr"
 CHECKPOINT_VERSION = 1
@@ -61,6 +71,7 @@ class IRLINRConfig:
     fourier_sigma: float = 2.0
     inr_hidden: tuple[int, ...] = (256, 256, 256)
     hyper_hidden: tuple[int, ...] = (256, 256, 256)
+    hypernetwork: str = "full"
     head_hidden: tuple[int, ...] = (512, 512)
     latent_norm: str = "batch"
     output_activation: str = "identity"
@@ -118,6 +129,14 @@ class IRLINR(nn.Module):
         fourier_sigma: their standard deviation (paper: 2.0).
         inr_hidden: INR hidden widths (paper: 256, 256, 256).
         hyper_hidden: hypernetwork hidden widths (paper: 256, 256, 256).
+        hypernetwork: what the hypernetwork generates per image: ``"full"`` (default, the paper)
+            every weight of the INR (:class:`~invariant_inr.inr.FunctionalINR`); ``"shift"`` only a
+            shift of each hidden layer of an INR whose weights are trained and shared by all
+            images (:class:`~invariant_inr.modulated.ModulatedINR`, as in functa); ``"scale_shift"``
+            a scale and a shift of each (FiLM). The modulated kinds emit ``sum(inr_hidden)``
+            (or twice that) numbers per image instead of every weight, so the hypernetwork's output
+            layer and its optimizer state are about ``in_features`` times smaller and each INR
+            layer is one large matrix multiply; they need at least one INR hidden layer.
         head_hidden: encoder head hidden widths (paper: 512, 512).
         latent_norm: ``"batch"`` (default, our addition against collapse of ``z``) or ``"none"``
             (the paper's plain linear output); see :class:`~invariant_inr.encoders.Encoder`.
@@ -168,6 +187,7 @@ class IRLINR(nn.Module):
         fourier_sigma: float = 2.0,
         inr_hidden: Sequence[int] = (256, 256, 256),
         hyper_hidden: Sequence[int] = (256, 256, 256),
+        hypernetwork: Literal["full", "shift", "scale_shift"] = "full",
         head_hidden: Sequence[int] = (512, 512),
         latent_norm: Literal["batch", "none"] = "batch",
         output_activation: Literal["identity", "sigmoid"] = "identity",
@@ -209,6 +229,7 @@ class IRLINR(nn.Module):
             fourier_sigma=_checks.check_positive_float(fourier_sigma, "fourier_sigma"),
             inr_hidden=_widths(inr_hidden, "inr_hidden"),
             hyper_hidden=_widths(hyper_hidden, "hyper_hidden"),
+            hypernetwork=_checks.check_choice(hypernetwork, "hypernetwork", HYPERNETWORKS),
             head_hidden=_widths(head_hidden, "head_hidden"),
             latent_norm=_checks.check_choice(latent_norm, "latent_norm", ("batch", "none")),
             output_activation=output_activation,
@@ -226,6 +247,11 @@ class IRLINR(nn.Module):
             raise ValueError(
                 f"augment_strength={config.augment_strength} needs pose='analytic' (it deforms the canonical image "
                 f"the backbone sees), got pose={config.pose!r}"
+            )
+        if config.hypernetwork != "full" and not config.inr_hidden:
+            raise ValueError(
+                f"hypernetwork={config.hypernetwork!r} modulates the INR's hidden layers, so it needs at least one "
+                f"(inr_hidden=(256,) for example), got inr_hidden=()"
             )
         self.config = config
         self.augment = NuisanceAugment(config.augment_strength)
@@ -247,16 +273,27 @@ class IRLINR(nn.Module):
                 latent_norm=config.latent_norm,  # type: ignore[arg-type]
             )
             self.fourier = FourierFeatures(config.num_frequencies, config.fourier_sigma, generator=generator)
-            self.inr = FunctionalINR(
-                self.fourier.out_features,
-                config.inr_hidden,
-                config.in_channels,
-                output_activation=config.output_activation,  # type: ignore[arg-type]
-                chunk_size=chunk_size,
-            )
-            self.hyper = HyperMLP(
-                config.latent_dim, self.inr.num_params, config.hyper_hidden, out_scale=self.inr.param_scales()
-            )
+            self.inr: FunctionalINR | ModulatedINR
+            if config.hypernetwork == "full":
+                self.inr = FunctionalINR(
+                    self.fourier.out_features,
+                    config.inr_hidden,
+                    config.in_channels,
+                    output_activation=config.output_activation,  # type: ignore[arg-type]
+                    chunk_size=chunk_size,
+                )
+                generated, scales = self.inr.num_params, self.inr.param_scales()
+            else:
+                self.inr = ModulatedINR(
+                    self.fourier.out_features,
+                    config.inr_hidden,
+                    config.in_channels,
+                    modulation=config.hypernetwork,  # type: ignore[arg-type]
+                    output_activation=config.output_activation,
+                    chunk_size=chunk_size,
+                )
+                generated, scales = self.inr.num_modulations, self.inr.modulation_scales()
+            self.hyper = HyperMLP(config.latent_dim, generated, config.hyper_hidden, out_scale=scales)
 
     # ----------------------------------------------------------------------------------------- utils
     @property
