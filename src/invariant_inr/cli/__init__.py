@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from .._version import __version__
 from . import cluster, demo, embed, reconstruct, train
 from ._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError
-from ._data import LoadedData, load_data
-from .embeddings import read_embeddings, write_embeddings
+from ._data import TENSOR_SUFFIXES, LoadedData, load_data
+from .embeddings import EMBED_SUFFIXES, read_embeddings, write_embeddings
 
 __all__ = [
     "EXIT_FAILURE",
