@@ -2,11 +2,8 @@
 
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
-<<<<<<< HEAD
-pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.hyper`,
-=======
-pose), :mod:`~invariant_inr.fourier`, :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.modulated`, :mod:`~invariant_inr.hyper`,
->>>>>>> modinr
+pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images), :mod:`~invariant_inr.fourier`,
+:mod:`~invariant_inr.inr`, :mod:`~invariant_inr.modulated`, :mod:`~invariant_inr.hyper`,
 :mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
 :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
 :class:`IRLINR` facade) and :mod:`~invariant_inr.training` (:func:`fit`).
