@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._distributed import init_distributed
 from ..presets import preset_names
 from ._common import EXIT_INTERRUPTED, EXIT_OK, add_device_argument, resolve_device, say
 from ._data import add_data_arguments, load_data
@@ -94,21 +94,6 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     out_group.add_argument("--out", default="model.pt", metavar="FILE", help="where to save the trained model (default model.pt)")
     out_group.add_argument("--history", metavar="FILE", help="also write the per-epoch losses as JSON")
     parser.set_defaults(func=run)
-
-
-def init_distributed(device: str) -> tuple[bool, str]:
-    """Join the process group when started by ``torchrun`` (``WORLD_SIZE > 1``); returns (distributed, device)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    dist = torch.distributed
-    if world <= 1 or not dist.is_available():
-        return False, device
-    if device.startswith("cuda"):
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        device = f"cuda:{local_rank}"
-        torch.cuda.set_device(local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return True, device
 
 
 def _build_model(args: argparse.Namespace, first_image: torch.Tensor) -> tuple[Any, dict[str, Any]]:
