@@ -206,17 +206,7 @@ class FunctionalINR(nn.Module):
 
     def forward(self, inputs: Tensor, params: Tensor, *, chunk_size: int | None = None) -> Tensor:
         if _checks.checks_enabled():
-            _checks.check_floating(inputs, "inputs")
-            _checks.check_floating(params, "params")
-            if params.ndim != 2 or params.shape[1] != self.num_params:
-                raise ValueError(f"params must have shape (B, {self.num_params}), got {tuple(params.shape)}")
-            if inputs.ndim not in (2, 3) or inputs.shape[-1] != self.in_features:
-                raise ValueError(
-                    f"inputs must have shape (B, P, {self.in_features}) or (P, {self.in_features}), "
-                    f"got {tuple(inputs.shape)}"
-                )
-            if inputs.ndim == 3 and inputs.shape[0] != params.shape[0]:
-                raise ValueError(f"inputs have batch size {inputs.shape[0]} but params have {params.shape[0]}")
+            check_points_and_codes(inputs, params, "params", self.num_params, self.in_features)
         chunk = chunk_size if chunk_size is not None else self.chunk_size
         return evaluate_in_chunks(self._evaluate, inputs, params, chunk)
 
@@ -226,3 +216,19 @@ class FunctionalINR(nn.Module):
             f"widths={widths}, num_params={self.num_params}, activation={self.activation!r}, "
             f"output_activation={self.output_activation!r}, chunk_size={self.chunk_size}"
         )
+
+
+def check_points_and_codes(inputs: Tensor, codes: Tensor, name: str, width: int, in_features: int) -> None:
+    """Check an INR's inputs ``(B, P, D)`` or shared ``(P, D)`` against its per-image ``codes`` ``(B, width)``.
+
+    Shared by :class:`FunctionalINR` (``codes`` = its weights) and
+    :class:`~invariant_inr.modulated.ModulatedINR` (``codes`` = its modulations).
+    """
+    _checks.check_floating(inputs, "inputs")
+    _checks.check_floating(codes, name)
+    if codes.ndim != 2 or codes.shape[1] != width:
+        raise ValueError(f"{name} must have shape (B, {width}), got {tuple(codes.shape)}")
+    if inputs.ndim not in (2, 3) or inputs.shape[-1] != in_features:
+        raise ValueError(f"inputs must have shape (B, P, {in_features}) or (P, {in_features}), got {tuple(inputs.shape)}")
+    if inputs.ndim == 3 and inputs.shape[0] != codes.shape[0]:
+        raise ValueError(f"inputs have batch size {inputs.shape[0]} but {name} have {codes.shape[0]}")

@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from . import _checks
 from ._fourier_linear import fourier_linear
-from .inr import _ACTIVATIONS, evaluate_in_chunks
+from .inr import _ACTIVATIONS, check_points_and_codes, evaluate_in_chunks
 
 __all__ = ["MODULATIONS", "ModulatedINR"]
 
@@ -209,19 +209,7 @@ class ModulatedINR(nn.Module):
 
     def forward(self, inputs: Tensor, modulations: Tensor, *, chunk_size: int | None = None) -> Tensor:
         if _checks.checks_enabled():
-            _checks.check_floating(inputs, "inputs")
-            _checks.check_floating(modulations, "modulations")
-            if modulations.ndim != 2 or modulations.shape[1] != self.num_modulations:
-                raise ValueError(
-                    f"modulations must have shape (B, {self.num_modulations}), got {tuple(modulations.shape)}"
-                )
-            if inputs.ndim not in (2, 3) or inputs.shape[-1] != self.in_features:
-                raise ValueError(
-                    f"inputs must have shape (B, P, {self.in_features}) or (P, {self.in_features}), "
-                    f"got {tuple(inputs.shape)}"
-                )
-            if inputs.ndim == 3 and inputs.shape[0] != modulations.shape[0]:
-                raise ValueError(f"inputs have batch size {inputs.shape[0]} but modulations have {modulations.shape[0]}")
+            check_points_and_codes(inputs, modulations, "modulations", self.num_modulations, self.in_features)
         chunk = chunk_size if chunk_size is not None else self.chunk_size
         return evaluate_in_chunks(self._evaluate, inputs, modulations, chunk)
 
