@@ -332,7 +332,8 @@ def _reconstructions(model: IRLINR, test: Sprites, report: _Report) -> None:
         part = slice(block * NUM_COPIES, (block + 1) * NUM_COPIES)
         rows += [copies[part], recon[part], canon[part]]
         labels += [f"{test.shapes[int(test.labels[k])]}: input", "reconstruction", "canonical"]
-    title = f"copies rotated by 2πk/{NUM_COPIES}; reconstruction PSNR {quality['psnr_db']:.1f} dB (blank {quality['blank_psnr_db']:.1f} dB)"
+    title = (f"copies rotated by 2πk/{NUM_COPIES}\n"  # two lines: one is wider than a narrow grid
+             f"reconstruction PSNR {quality['psnr_db']:.1f} dB (blank image {quality['blank_psnr_db']:.1f} dB)")
     report.wrote("reconstructions", save_image_grid(report.out / "reconstructions.png", rows, row_labels=labels, title=title))
 
 
