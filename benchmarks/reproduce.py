@@ -337,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shared.add_argument("--scan-mode", choices=("auto", "features", "encoder"), default=None, help="SCAN on z features or on images through the encoder")
     shared.add_argument("--scan-budget", type=float, default=300.0, help="seconds SCAN may take in encoder mode under --scan-mode auto")
+    shared.add_argument(
+        "--noise", type=float, default=0.0, metavar="SIGMA",
+        help="Gaussian pixel noise of standard deviation SIGMA on every image, training and test, and on the "
+        "un-posed test digits the pose is measured against (an independent draw); default 0",
+    )
     shared.add_argument("--no-resume", action="store_true", help="ignore existing training checkpoints (they are overwritten)")
     shared.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars (default: when stderr is a terminal)")
     # hidden: shorter checks of the harness on the real data
@@ -411,7 +416,14 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
         "dims": dims,
         "device": device_name,
         "mnist_root": str(args.mnist_root),
+        "noise": _noise_level(args.noise),
     }
+
+
+def _noise_level(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise SystemExit(f"reproduce.py: --noise must be a finite number >= 0, got {value}")
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -421,26 +433,49 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_data(settings: dict[str, Any]) -> tuple[MNISTU, MNISTU]:
     """The seeded MNIST(U) training and test subsets."""
-    common = dict(size=settings["image_size"], translation_std_pixels=settings["translation_std_pixels"], subset="random")
+    common = dict(
+        size=settings["image_size"], translation_std_pixels=settings["translation_std_pixels"], subset="random",
+        noise=settings.get("noise", 0.0),
+    )
     root = settings["mnist_root"]
     train = MNISTU(root, "train", num_samples=settings["train_size"], seed=settings["seed"], **common)
     test = MNISTU(root, "test", num_samples=settings["test_size"], seed=settings["seed"] + 1, **common)
     return train, test
 
 
-def run_baselines(test: MNISTU, settings: dict[str, Any], times: dict[str, float]) -> dict[str, Any]:
-    """k-means / agglomerative on raw and canonicalised pixels, and the rules' own pose recovery."""
-    images, labels = test.images, test.labels
+def reference_digits(test: MNISTU, settings: dict[str, Any]) -> Tensor:
+    """The un-posed test digits the pose is measured against; with ``--noise``, with their own noise draw."""
     base = test.base_images()
+    sigma = settings.get("noise", 0.0)
+    if sigma:
+        generator = torch.Generator().manual_seed(settings["seed"] + 7919)  # independent of the data's own draws
+        base = base + sigma * torch.randn(base.shape, generator=generator, dtype=base.dtype)
+    return base
+
+
+def run_baselines(test: MNISTU, base: Tensor, settings: dict[str, Any], times: dict[str, float]) -> dict[str, Any]:
+    """k-means / agglomerative on raw and canonicalised pixels, and the rules' own pose recovery.
+
+    With ``--noise`` each rule is also run on the robust foreground weights (``denoise="auto"``,
+    keys ``<rule>_auto``)."""
+    images, labels = test.images, test.labels
     out: dict[str, Any] = {"clustering": {}, "pose": {}}
     seeds = settings["baseline_kmeans_seeds"]
     with Timer(times, "baseline raw pixels"):
         out["clustering"]["raw_pixels"] = cluster_features(images.flatten(1), labels, seeds=seeds)
-    for rule in RULES:
-        with Timer(times, f"baseline {rule}-canonicalised pixels"):
-            out["clustering"][f"{rule}_pixels"] = cluster_features(canonicalize(images, rule).flatten(1), labels, seeds=seeds)  # type: ignore[arg-type]
-        with Timer(times, f"analytic pose {rule}"):
-            out["pose"][rule] = pose_figures(test.theta, test.tau, canonical_pose(base, rule), canonical_pose(images, rule))  # type: ignore[arg-type]
+    variants = [(rule, "none", rule) for rule in RULES]
+    if settings.get("noise", 0.0):
+        variants += [(rule, "auto", f"{rule}_auto") for rule in RULES]
+    for rule, denoise, key in variants:
+        with Timer(times, f"baseline {key}-canonicalised pixels"):
+            canonical = canonicalize(images, rule, denoise=denoise)  # type: ignore[arg-type]
+            out["clustering"][f"{key}_pixels"] = cluster_features(canonical.flatten(1), labels, seeds=seeds)
+        with Timer(times, f"analytic pose {key}"):
+            out["pose"][key] = pose_figures(
+                test.theta, test.tau,
+                canonical_pose(base, rule, denoise=denoise),  # type: ignore[arg-type]
+                canonical_pose(images, rule, denoise=denoise),  # type: ignore[arg-type]
+            )
     return out
 
 
@@ -853,13 +888,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     with Timer(times, "data"):
         train, test = load_data(settings)
-        base = test.base_images()
+        base = reference_digits(test, settings)
     results["data"] = {
         "train": {"n": len(train), "labels": torch.bincount(train.labels, minlength=NUM_CLASSES).tolist()},
         "test": {"n": len(test), "labels": torch.bincount(test.labels, minlength=NUM_CLASSES).tolist()},
     }
     if not settings["skip_baselines"]:
-        results["baselines"] = run_baselines(test, settings, times)
+        results["baselines"] = run_baselines(test, base, settings, times)
     write_json(json_path, results)
 
     table4: dict[str, Any] = {}

@@ -154,6 +154,8 @@ def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, caps
         (["embed", "{model}", "{data}", "--out", "z.pt", "--device", "cuda:7"], "CUDA"),
         (["reconstruct", "{model}", "{data}", "--indices", "99"], "--indices"),
         (["nonsense"], "invalid choice"),
+        (["embed", "{model}", "{data}", "--out", "z.pt", "--noise", "0.1"], "built-in data"),
+        (["embed", "{model}", "sprites", "--out", "z.pt", "--noise", "-1"], ">= 0"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -93,3 +93,19 @@ def test_noise_pose_benchmark_runs_on_sprites(tmp_path):
     assert "| harmonic+auto |" in table and "python benchmarks/noise_pose.py --data sprites" in table
     with pytest.raises(SystemExit):
         module.main(["--methods", "nonsense", "--out", str(tmp_path)])
+
+
+def test_cli_noise_option_draws_the_builders_noise():
+    from invariant_inr.cli import build_parser
+    from invariant_inr.cli._data import load_data
+
+    def loaded(*extra: str):
+        args = build_parser().parse_args(["embed", "m.pt", "sprites", "--num-samples", "5", "--out", "z.pt", *extra])
+        return load_data(args, image_size=(16, 16))
+
+    clean, noisy = loaded(), loaded("--noise", "0.2")
+    expected = make_sprites(5, size=16, seed=0, noise=0.2).images
+    torch.testing.assert_close(noisy.tensor(), expected, rtol=0, atol=0)  # the builder's own draw
+    assert float((noisy.tensor() - clean.tensor()).std()) == pytest.approx(0.2, rel=0.15)
+    assert "noise sigma 0.2" in noisy.description
+    torch.testing.assert_close(loaded("--noise", "0").tensor(), clean.tensor(), rtol=0, atol=0)

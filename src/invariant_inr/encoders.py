@@ -12,6 +12,12 @@ The pose is never regressed as raw numbers. Two estimators are offered:
     returned pose satisfies the convention of :mod:`invariant_inr.se2` by construction. The
     symmetry-breaking loss pulls these predictions to the rule's values.
 
+``pose="learned"`` with ``pose_head="weight_map"``
+    The pose is the rule applied to a learned weight map of the image
+    (:class:`~invariant_inr.canonicalizer.WeightMapPose`): it starts as the rule's own pose and is
+    equivariant by construction; the backbone sees the image canonicalised by it (a differentiable
+    warp, so every loss reaches the pose), as with ``pose="analytic"``.
+
 ``pose="analytic"``
     The pose is the rule itself, computed from the pixels (:func:`~invariant_inr.center.canonical_pose`),
     and the backbone sees the canonicalised image :math:`S_{\hat\theta,\hat\tau}[J]`, so ``z`` is
@@ -30,12 +36,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _checks
+from .canonicalizer import WeightMapPose
 from .center import CANONICAL_RULES, DENOISE_MODES, canonical_pose, pose_from_center_of_mass, safe_atan2
 from .se2 import transform_images, wrap_angle
 
-__all__ = ["Encoder", "Encoding", "SmallCNN", "resnet18_backbone", "build_backbone"]
+__all__ = ["POSE_HEADS", "Encoder", "Encoding", "SmallCNN", "resnet18_backbone", "build_backbone"]
 
 PoseMode = Literal["learned", "analytic"]
+PoseHead = Literal["mlp", "weight_map"]
+POSE_HEADS: tuple[str, ...] = ("mlp", "weight_map")
+"""How ``pose="learned"`` predicts the pose: the paper's MLP head, or the rule on a learned weight map."""
 
 
 class Encoding(NamedTuple):
@@ -153,13 +163,17 @@ class Encoder(nn.Module):
         latent_dim: ``d``.
         pose: ``"learned"`` (paper) or ``"analytic"`` (see the module docstring).
         rule: canonical rule, ``"com"`` (paper) or ``"moments"``.
-        denoise: ``"none"`` or ``"auto"``: how the analytic pose weighs the pixels
-            (:func:`~invariant_inr.center.canonical_pose`); unused with ``pose="learned"``.
+        denoise: ``"none"`` or ``"auto"``: how the analytic pose, and the base weights of the
+            ``"weight_map"`` head, weigh the pixels (:func:`~invariant_inr.center.canonical_pose`).
         head_hidden: hidden widths of the head (paper: ``(512, 512)``), ReLU activations.
         latent_norm: ``"batch"`` standardises each coordinate of ``z`` over the batch (a BatchNorm
             without affine parameters, running statistics at evaluation), so ``z`` cannot collapse
             to one direction: a code that is the same for every image has no variance to keep.
             ``"none"`` is the paper's plain linear output. See the note below.
+        pose_head: with ``pose="learned"``: ``"mlp"`` (the paper: the head's extra outputs define
+            the pose) or ``"weight_map"`` (:class:`~invariant_inr.canonicalizer.WeightMapPose`,
+            the backbone then sees the canonicalised image).
+        in_channels: image channels, needed by the ``"weight_map"`` head.
 
     Note:
         Without the normalisation, a paper-faithful run was seen to drift towards codes dominated by
@@ -190,6 +204,8 @@ class Encoder(nn.Module):
         denoise: Literal["none", "auto"] = "none",
         head_hidden: Sequence[int] = (512, 512),
         latent_norm: Literal["batch", "none"] = "batch",
+        pose_head: PoseHead = "mlp",
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if not isinstance(backbone, nn.Module):
@@ -199,8 +215,15 @@ class Encoder(nn.Module):
         self.pose = _checks.check_choice(pose, "pose", ("learned", "analytic"))
         self.rule = _checks.check_choice(rule, "rule", CANONICAL_RULES)
         self.denoise = _checks.check_choice(denoise, "denoise", DENOISE_MODES)
+        self.pose_head = _checks.check_choice(pose_head, "pose_head", POSE_HEADS)
         self.backbone = backbone
-        self.pose_outputs = 0 if pose == "analytic" else (2 if rule == "com" else 4)
+        self.pose_map = (
+            WeightMapPose(in_channels, rule=rule, denoise=denoise)  # type: ignore[arg-type]
+            if pose == "learned" and pose_head == "weight_map"
+            else None
+        )
+        mlp_pose = pose == "learned" and self.pose_map is None
+        self.pose_outputs = 0 if not mlp_pose else (2 if rule == "com" else 4)
         self.head = _mlp((self.feature_dim, *head_hidden, self.latent_dim + self.pose_outputs))
         self.latent_norm = _checks.check_choice(latent_norm, "latent_norm", ("batch", "none"))
         self.z_norm = nn.BatchNorm1d(self.latent_dim, affine=False) if latent_norm == "batch" else None
@@ -213,20 +236,33 @@ class Encoder(nn.Module):
             return F.batch_norm(z, norm.running_mean, norm.running_var, training=False, eps=norm.eps)
         return self.z_norm(z)
 
+    @property
+    def sees_canonical_images(self) -> bool:
+        """Whether the backbone sees the canonicalised image (analytic pose or the weight-map head)."""
+        return self.pose == "analytic" or self.pose_map is not None
+
+    def _encode_canonical(self, images: Tensor, theta: Tensor, tau: Tensor, augment: Callable[[Tensor], Tensor] | None) -> Tensor:
+        canonical_images = transform_images(images, theta, tau)
+        if augment is not None:
+            canonical_images = augment(canonical_images)
+        return self._normalise(self.head(self.backbone(canonical_images)))  # (B, d)
+
     def forward(self, images: Tensor, augment: Callable[[Tensor], Tensor] | None = None) -> Encoding:
-        """Encode ``images``; with ``pose="analytic"``, ``augment`` (if given) deforms the canonical
-        images before the backbone (the training-time nuisance deformation of
+        """Encode ``images``; where the backbone sees the canonical image (:attr:`sees_canonical_images`),
+        ``augment`` (if given) deforms it first (the training-time nuisance deformation of
         :class:`~invariant_inr.augment.NuisanceAugment`; the pose is that of the undeformed image)."""
         if self.pose == "analytic":
             with torch.no_grad():
                 theta, tau = canonical_pose(images, self.rule, denoise=self.denoise)  # type: ignore[arg-type]
-                canonical_images = transform_images(images, theta, tau)
-                if augment is not None:
-                    canonical_images = augment(canonical_images)
-            z = self._normalise(self.head(self.backbone(canonical_images)))  # (B, d)
-            return Encoding(z, theta, tau)
+            return Encoding(self._encode_canonical(images, theta, tau, augment), theta, tau)
+        if self.pose_map is not None:  # differentiable in the pose: every loss reaches the weight map
+            theta, tau = self.pose_map(images)
+            return Encoding(self._encode_canonical(images, theta, tau, augment), theta, tau)
         if augment is not None:
-            raise ValueError("augment needs pose='analytic': it deforms the canonical image, which a learned pose does not produce")
+            raise ValueError(
+                "augment needs the backbone to see the canonical image (pose='analytic' or pose_head='weight_map'), "
+                "which the 'mlp' pose head does not produce"
+            )
         out = self.head(self.backbone(images))  # (B, d + pose_outputs)
         z, center = self._normalise(out[:, : self.latent_dim]), out[:, self.latent_dim : self.latent_dim + 2]
         theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m
@@ -237,5 +273,9 @@ class Encoder(nn.Module):
 
     def extra_repr(self) -> str:
         denoise = f", denoise={self.denoise!r}" if self.denoise != "none" else ""
-        return f"latent_dim={self.latent_dim}, pose={self.pose!r}, rule={self.rule!r}{denoise}, latent_norm={self.latent_norm!r}"
+        head = f", pose_head={self.pose_head!r}" if self.pose == "learned" else ""
+        return (
+            f"latent_dim={self.latent_dim}, pose={self.pose!r}{head}, rule={self.rule!r}{denoise}, "
+            f"latent_norm={self.latent_norm!r}"
+        )
 

@@ -34,7 +34,7 @@ from ._io import atomic_save, load_file
 from ._version import __version__
 from .augment import NuisanceAugment
 from .center import CANONICAL_RULES, DENOISE_MODES
-from .encoders import Encoder, Encoding, build_backbone
+from .encoders import POSE_HEADS, Encoder, Encoding, build_backbone
 from .fourier import FourierFeatures
 from .hyper import HyperMLP
 from .inr import FunctionalINR, evaluate_in_chunks
@@ -65,6 +65,7 @@ class IRLINRConfig:
     encoder_features: int | None = None
     encoder_width: int = 32
     pose: str = "learned"
+    pose_head: str = "mlp"
     canonical_rule: str = "com"
     canonical_denoise: str = "none"
     num_frequencies: int = 256
@@ -118,6 +119,11 @@ class IRLINR(nn.Module):
         encoder_width: channels of the first convolution of the ``"small"`` encoder.
         pose: ``"learned"`` (paper: the head predicts the pose) or ``"analytic"`` (the rule's pose
             from the pixels; the backbone sees the canonicalised image). See :mod:`invariant_inr.encoders`.
+        pose_head: how ``pose="learned"`` predicts the pose: ``"mlp"`` (default, the paper: extra
+            outputs of the encoder head) or ``"weight_map"`` (the canonical rule applied to a
+            learned weight map of the image, :class:`~invariant_inr.canonicalizer.WeightMapPose`:
+            it starts at the rule's pose, is equivariant by construction, and the backbone sees
+            the image canonicalised by it). Ignored with ``pose="analytic"``.
         canonical_rule: ``"com"`` (paper, section 3.4) or ``"moments"`` (translation-independent
             principal axis). See :mod:`invariant_inr.center`.
         canonical_denoise: ``"none"`` (default: the rule weighs pixels by their intensity) or
@@ -153,7 +159,7 @@ class IRLINR(nn.Module):
             thicker strokes; :class:`~invariant_inr.augment.NuisanceAugment`) applied, during
             :meth:`loss` only, to the canonical image each copy's backbone sees, so the consistency
             loss teaches invariance to more than the pose (our addition; needs
-            ``pose="analytic"``). ``0`` (default) is the paper.
+            ``pose="analytic"`` or ``pose_head="weight_map"``). ``0`` (default) is the paper.
         chunk_size: evaluate the INR this many pixels at a time, recomputing activations in the
             backward pass, so memory stays bounded (``None``: all at once).
         seed: seed of the random Fourier matrix and of the initial weights.
@@ -181,6 +187,7 @@ class IRLINR(nn.Module):
         encoder_features: int | None = None,
         encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
+        pose_head: Literal["mlp", "weight_map"] = "mlp",
         canonical_rule: Literal["com", "moments", "harmonic"] = "com",
         canonical_denoise: Literal["none", "auto"] = "none",
         num_frequencies: int = 256,
@@ -223,6 +230,7 @@ class IRLINR(nn.Module):
             encoder_features=encoder_features,
             encoder_width=_checks.check_positive_int(encoder_width, "encoder_width", maximum=4096),
             pose=_checks.check_choice(pose, "pose", ("learned", "analytic")),
+            pose_head=_checks.check_choice(pose_head, "pose_head", POSE_HEADS),
             canonical_rule=_checks.check_choice(canonical_rule, "canonical_rule", CANONICAL_RULES),
             canonical_denoise=_checks.check_choice(canonical_denoise, "canonical_denoise", DENOISE_MODES),
             num_frequencies=num_frequencies,
@@ -243,10 +251,10 @@ class IRLINR(nn.Module):
             chunk_size=chunk_size,
             seed=int(seed),
         )
-        if config.augment_strength > 0 and config.pose != "analytic":
+        if config.augment_strength > 0 and config.pose == "learned" and config.pose_head == "mlp":
             raise ValueError(
-                f"augment_strength={config.augment_strength} needs pose='analytic' (it deforms the canonical image "
-                f"the backbone sees), got pose={config.pose!r}"
+                f"augment_strength={config.augment_strength} needs pose='analytic' or pose_head='weight_map' (it deforms "
+                f"the canonical image the backbone sees), got pose='learned' with pose_head='mlp'"
             )
         if config.hypernetwork != "full" and not config.inr_hidden:
             raise ValueError(
@@ -271,6 +279,8 @@ class IRLINR(nn.Module):
                 denoise=config.canonical_denoise,  # type: ignore[arg-type]
                 head_hidden=config.head_hidden,
                 latent_norm=config.latent_norm,  # type: ignore[arg-type]
+                pose_head=config.pose_head,  # type: ignore[arg-type]
+                in_channels=config.in_channels,
             )
             self.fourier = FourierFeatures(config.num_frequencies, config.fourier_sigma, generator=generator)
             self.inr: FunctionalINR | ModulatedINR
@@ -512,5 +522,5 @@ class IRLINR(nn.Module):
         config = self.config
         return (
             f"in_channels={config.in_channels}, image_size={config.image_size}, latent_dim={config.latent_dim}, "
-            f"encoder={config.encoder!r}, pose={config.pose!r}, canonical_rule={config.canonical_rule!r}"
+            f"encoder={config.encoder!r}, pose={config.pose!r}, pose_head={config.pose_head!r}, canonical_rule={config.canonical_rule!r}"
         )

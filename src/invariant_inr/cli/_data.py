@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ._common import UsageError, read_torch_file
-from ._types import positive_int
+from ._types import non_negative_float, positive_int
 
 __all__ = ["TENSOR_SUFFIXES", "LoadedData", "add_data_arguments", "load_data", "tensor_from_file"]
 
@@ -73,6 +73,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool = True
                        help="mnist-u: fetch the MNIST files with torchvision into --root if they are missing (needs internet)")
     group.add_argument("--data-seed", type=int, default=0, metavar="SEED",
                        help="seed of the poses of mnist-u and of the sprites (default 0)")
+    group.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
+                       help="mnist-u and sprites: add Gaussian pixel noise of standard deviation SIGMA "
+                       "(intensities are in [0, 1]; default 0, drawn from --data-seed)")
 
 
 def tensor_from_file(path: Path) -> tuple[Tensor, Tensor | None]:
@@ -130,17 +133,21 @@ def load_data(args: argparse.Namespace, *, image_size: tuple[int, int] | None = 
         raise UsageError("give DATA: a tensor file, an image folder, 'mnist-u' or 'sprites'")
     limit = args.num_samples
     size = args.image_size
+    noise = getattr(args, "noise", 0.0)
+    noisy = f", noise sigma {noise:g}" if noise else ""
     if source == "sprites":
         side = size or (image_size[0] if image_size else 32)
-        sprites = make_sprites(limit or 3000, size=side, seed=args.data_seed)
-        return LoadedData(sprites.images, sprites.labels, list(range(len(sprites))), f"{len(sprites)} sprites {side}x{side}")
+        sprites = make_sprites(limit or 3000, size=side, seed=args.data_seed, noise=noise)
+        return LoadedData(sprites.images, sprites.labels, list(range(len(sprites))), f"{len(sprites)} sprites {side}x{side}{noisy}")
     if source in ("mnist-u", "mnistu", "mnist_u"):
         if not args.root:
             raise UsageError("mnist-u needs --root DIR, the folder with the MNIST IDX files")
         split = args.split or default_split
         side = size or (image_size[0] if image_size else 50)
-        data = MNISTU(args.root, split, size=side, num_samples=limit, seed=args.data_seed, download=args.download)
-        return LoadedData(data.images, data.labels, data.indices.tolist(), f"MNIST(U) {split}: {len(data)} images {side}x{side}")
+        data = MNISTU(args.root, split, size=side, num_samples=limit, seed=args.data_seed, download=args.download, noise=noise)
+        return LoadedData(data.images, data.labels, data.indices.tolist(), f"MNIST(U) {split}: {len(data)} images {side}x{side}{noisy}")
+    if noise:  # user data is taken as it is: adding noise to it is the user's own transform
+        raise UsageError(f"--noise applies to the built-in data 'mnist-u' and 'sprites', got DATA {source!r}")
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"DATA {source!r} is neither a file, a folder, 'mnist-u' nor 'sprites'")
