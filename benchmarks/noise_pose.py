@@ -28,12 +28,16 @@ Methods (all batched over the images):
   ``no-hysteresis`` (only the universal threshold), ``no-blur`` (detection on the raw pixels),
   ``soft`` (weights ``relu(G * (J - b) - 3 sigma_D)``, a soft threshold of the blurred image);
 * ``moments+sketch``: the issue's crude sketch (blur 1 px, keep the blurred pixels above the
-  frame's mean plus two standard deviations).
+  frame's mean plus two standard deviations);
+* ``model:NAME`` for each ``--model NAME=PATH``: the pose a trained :class:`~invariant_inr.IRLINR`
+  checkpoint encodes (a learned head, or the analytic rule it was configured with), in evaluation
+  mode, 256 images at a time.
 
 Usage::
 
     python benchmarks/noise_pose.py --data mnist --out benchmarks/results/noise_pose
     python benchmarks/noise_pose.py --data sprites --out benchmarks/results/noise_pose
+    python benchmarks/noise_pose.py --methods moments,moments+auto --model map=model_moments.pt --tag learned
 
 Writes ``OUT/<data>.json`` (every figure of ``pose_recovery``, per method and sigma, plus the
 seconds each method took for all images and sigmas) and ``OUT/<data>.md`` (the table).
@@ -101,9 +105,25 @@ def soft_weights(images: torch.Tensor) -> torch.Tensor:
     return torch.relu(blurred - 3.0 * (noise_std * _kernel(1.0, images.dtype).pow(2).sum())[..., None, None])
 
 
-def methods() -> dict[str, Callable[[torch.Tensor], Pose]]:
+def model_pose(path: Path) -> Callable[[torch.Tensor], Pose]:
+    """The pose a saved :class:`~invariant_inr.IRLINR` encodes, as a batched estimator."""
+    from invariant_inr import IRLINR
+
+    model = IRLINR.load(path).eval()
+
+    @torch.no_grad()
+    def estimate(images: torch.Tensor) -> Pose:
+        parts = [model.encode(chunk) for chunk in images.split(256)]
+        return torch.cat([p.theta for p in parts]), torch.cat([p.tau for p in parts])
+
+    return estimate
+
+
+def methods(models: dict[str, Path] | None = None) -> dict[str, Callable[[torch.Tensor], Pose]]:
     """Name -> batched pose estimator ``images (B, 1, H, W) -> (theta (B,), tau (B, 2))``."""
     out: dict[str, Callable[[torch.Tensor], Pose]] = {}
+    for name, path in (models or {}).items():
+        out[f"model:{name}"] = model_pose(path)
     for rule in CANONICAL_RULES:
         out[rule] = lambda x, rule=rule: canonical_pose(x, rule)  # type: ignore[misc]
         out[f"{rule}+auto"] = lambda x, rule=rule: canonical_pose(x, rule, denoise="auto")  # type: ignore[misc]
@@ -143,9 +163,12 @@ def load(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return data.base_images(), data.images, data.theta, data.tau, order, about
 
 
-def evaluate(base: torch.Tensor, moved: torch.Tensor, theta: torch.Tensor, tau: torch.Tensor, order: torch.Tensor, *, sigmas: Sequence[float], seed: int, clip: bool, names: Sequence[str]) -> dict[str, Any]:
+def evaluate(
+    base: torch.Tensor, moved: torch.Tensor, theta: torch.Tensor, tau: torch.Tensor, order: torch.Tensor, *,
+    sigmas: Sequence[float], seed: int, clip: bool, names: Sequence[str], models: dict[str, Path] | None = None,
+) -> dict[str, Any]:
     """Every method at every sigma: ``{method: {"sigma": {figures}}, "seconds": {method: s}}``."""
-    table = methods()
+    table = methods(models)
     results: dict[str, Any] = {name: {} for name in names}
     seconds = {name: 0.0 for name in names}
     for sigma in sigmas:
@@ -207,12 +230,21 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--noise-seed", type=int, default=0)
     parser.add_argument("--clip", action="store_true", help="clip the noisy images to [0, 1]")
     parser.add_argument("--methods", default="all", help="comma-separated method names, or 'all'")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                        help="also measure the pose of a saved IRLINR checkpoint, as method 'model:NAME' (repeatable)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tag", default=None, help="output name (default: the data name)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "noise_pose")
     args = parser.parse_args(argv)
-    known = list(methods())
+    args.models = {}
+    for item in args.model:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            parser.error(f"--model expects NAME=PATH with an existing checkpoint file, got {item!r}")
+        args.models[name] = Path(path)
+    known = [*list(methods()), *(f"model:{name}" for name in args.models)]
     args.method_names = known if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+    args.method_names += [f"model:{name}" for name in args.models if f"model:{name}" not in args.method_names]
     unknown = [m for m in args.method_names if m not in known]
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {known}")
@@ -232,12 +264,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "settings": {
             "data": args.data, "num_samples": args.num_samples, "sigmas": args.sigmas, "seed": args.seed,
             "noise_seed": args.noise_seed, "clip": args.clip, "translation_std_pixels": args.translation_std_pixels,
-            "threads": args.threads,
+            "threads": args.threads, "models": {name: str(path) for name, path in args.models.items()},
         },
         "load_average": load_average,
         "machine": machine_info(torch.device("cpu")),
     }
-    record.update(evaluate(base, moved, theta, tau, order, sigmas=args.sigmas, seed=args.noise_seed, clip=args.clip, names=args.method_names))
+    record.update(evaluate(
+        base, moved, theta, tau, order, sigmas=args.sigmas, seed=args.noise_seed, clip=args.clip, names=args.method_names,
+        models=args.models,
+    ))
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.tag or args.data
     (args.out / f"{tag}.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -77,7 +77,7 @@ from torch import Tensor
 
 from invariant_inr import IRLINR, fit, presets
 from invariant_inr.center import CANONICAL_RULES, canonical_pose, canonicalize
-from invariant_inr.cluster import SCAN, agglomerative, kmeans, save_assignments, save_embeddings
+from invariant_inr.cluster import SCAN, agglomerative, kmeans, save_assignments, save_embeddings, whiten
 from invariant_inr.datasets import MNISTU
 from invariant_inr.inference import encode_all
 from invariant_inr.metrics import adjusted_rand_index, clustering_accuracy, normalized_mutual_info, pose_recovery, relative_pose
@@ -244,6 +244,14 @@ def cluster_features(features: Tensor, labels: Tensor, *, seeds: Sequence[int], 
         out["agglomerative"] = summarize([scores(labels, agglomerative(features, NUM_CLASSES, linkage="ward"))])
         out["agglomerative"]["note"] = "deterministic: one run"
     return out
+
+
+def pca_projection(features: Tensor, dims: int) -> Tensor:
+    """``features`` centred and projected on their ``dims`` leading principal directions (not whitened)."""
+    x = features.double()
+    x = x - x.mean(dim=0)
+    _, _, vh = torch.linalg.svd(x, full_matrices=False)
+    return (x @ vh[:dims].T).float()
 
 
 def pose_figures(theta_true: Tensor, tau_true: Tensor, base: tuple[Tensor, Tensor], moved: tuple[Tensor, Tensor]) -> dict[str, float]:
@@ -470,6 +478,9 @@ def run_baselines(test: MNISTU, base: Tensor, settings: dict[str, Any], times: d
         with Timer(times, f"baseline {key}-canonicalised pixels"):
             canonical = canonicalize(images, rule, denoise=denoise)  # type: ignore[arg-type]
             out["clustering"][f"{key}_pixels"] = cluster_features(canonical.flatten(1), labels, seeds=seeds)
+        if rule != "com":  # PCA to 10 dimensions: the best of the pixel variants tried (issue 10 notes)
+            with Timer(times, f"baseline {key}-canonicalised pixels, PCA 10"):
+                out["clustering"][f"{key}_pixels_pca10"] = cluster_features(pca_projection(canonical.flatten(1), 10), labels, seeds=seeds)
         with Timer(times, f"analytic pose {key}"):
             out["pose"][key] = pose_figures(
                 test.theta, test.tau,
@@ -610,6 +621,7 @@ def evaluate_model(
     save_embeddings(out / f"z_test_{tag}.npy", enc_test.z)
     with Timer(times, f"{tag}: k-means / agglomerative on z"):
         record["clustering"] = cluster_features(enc_test.z, test.labels, seeds=settings["kmeans_seeds"])
+        record["clustering_whitened"] = cluster_features(whiten(enc_test.z), test.labels, seeds=settings["kmeans_seeds"])
     if not settings["skip_scan"]:
         with Timer(times, f"{tag}: encode train"):
             enc_train = encode_all(model, train.images, batch_size=256, device=device)
@@ -717,8 +729,19 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| ours, IRL-INR `{tag}` (z) | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
             f"{_pct(c['agglomerative'])} | {_num(c['agglomerative'], 'nmi')} | {_num(c['agglomerative'], 'ari')} |"
         )
+        w = models[tag].get("clustering_whitened")
+        if w:
+            lines.append(
+                f"| ours, IRL-INR `{tag}` (z, PCA-whitened) | {_pct(w['kmeans'])} | {_num(w['kmeans'], 'nmi')} | {_num(w['kmeans'], 'ari')} | "
+                f"{_pct(w['agglomerative'])} | {_num(w['agglomerative'], 'nmi')} | {_num(w['agglomerative'], 'ari')} |"
+            )
     for key, c in results.get("baselines", {}).get("clustering", {}).items():
-        name = "raw pixels" if key == "raw_pixels" else f"pixels, canonicalised by `{key.removesuffix('_pixels')}`"
+        if key == "raw_pixels":
+            name = "raw pixels"
+        elif key.endswith("_pixels_pca10"):
+            name = f"pixels, canonicalised by `{key.removesuffix('_pixels_pca10')}`, PCA to 10 dimensions"
+        else:
+            name = f"pixels, canonicalised by `{key.removesuffix('_pixels')}`"
         lines.append(
             f"| baseline: {name} | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
             f"{_pct(c.get('agglomerative'))} | {_num(c.get('agglomerative'), 'nmi')} | {_num(c.get('agglomerative'), 'ari')} |"
@@ -808,6 +831,14 @@ def render_markdown(results: dict[str, Any]) -> str:
 PAPER_IMAGES_SEEN = 200 * 60_000  # 200 epochs of the 60,000 training images (appendix B)
 
 
+def _baseline_name(key: str) -> str:
+    if key == "raw_pixels":
+        return "raw pixels"
+    if key.endswith("_pixels_pca10"):
+        return key.removesuffix("_pixels_pca10") + "-canonicalised pixels (PCA 10)"
+    return key.removesuffix("_pixels") + "-canonicalised pixels"
+
+
 def gap_lines(results: dict[str, Any]) -> list[str]:
     """Computed from the figures above: where each model stands against the paper and the pixel baselines.
 
@@ -833,14 +864,14 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
         if rotation is not None and math.isfinite(rotation):
             parts.append(f"rotation Pearson {rotation:.4f} ({rotation - PAPER['table1']['rotation']:+.4f})")
         lines.append(f"- `{tag}` against the paper: " + "; ".join(parts) + ".")
-        ours_kmeans = mean(record["clustering"].get("kmeans"))
-        if ours_kmeans is not None and baselines:
-            against = ", ".join(
-                f"{'raw pixels' if key == 'raw_pixels' else key.removesuffix('_pixels') + '-canonicalised pixels'} "
-                f"{ours_kmeans - mean(c['kmeans']):+.1f}"  # type: ignore[operator]
-                for key, c in baselines.items()
-            )
-            lines.append(f"- `{tag}` k-means on z against k-means on pixels (points): {against}.")
+        for variant, clustering in (("z", record["clustering"]), ("PCA-whitened z", record.get("clustering_whitened"))):
+            ours_kmeans = mean((clustering or {}).get("kmeans"))
+            if ours_kmeans is not None and baselines:
+                against = ", ".join(
+                    f"{_baseline_name(key)} {ours_kmeans - mean(c['kmeans']):+.1f}"  # type: ignore[operator]
+                    for key, c in baselines.items()
+                )
+                lines.append(f"- `{tag}` k-means on {variant} against k-means on pixels (points): {against}.")
         training = record.get("training", {})
         if "passes_over_training_set" in training and results["settings"].get("train_size"):
             seen = training["passes_over_training_set"] * results["settings"]["train_size"]

@@ -376,3 +376,53 @@ def test_save_assignments_and_embeddings(tmp_path) -> None:
     assert torch.equal(loaded, embeddings)
     with pytest.raises(ValueError, match=".npy or .pt"):
         cl.save_embeddings(tmp_path / "z.txt", embeddings)
+
+
+# ----------------------------------------------------------------------------- whitening
+def test_whitening_gives_unit_covariance_and_applies_to_new_features():
+    from invariant_inr.cluster import PCAWhitening, whiten
+
+    g = torch.Generator().manual_seed(0)
+    mixing = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    train = torch.randn(400, 5, generator=g, dtype=torch.float64) @ mixing + 3.0
+    white = whiten(train)
+    torch.testing.assert_close(torch.cov(white.T), torch.eye(5, dtype=torch.float64), rtol=0, atol=1e-10)
+    torch.testing.assert_close(white.mean(dim=0), torch.zeros(5, dtype=torch.float64), rtol=0, atol=1e-10)
+    fitted = PCAWhitening(dims=3).fit(train)
+    other = torch.randn(7, 5, generator=g, dtype=torch.float64) @ mixing + 3.0
+    assert fitted.transform(other).shape == (7, 3)
+    torch.testing.assert_close(fitted.transform(train), white[:, :3])  # leading directions agree
+    rank_two = torch.randn(50, 2, generator=g, dtype=torch.float64) @ torch.randn(2, 6, generator=g, dtype=torch.float64)
+    assert whiten(rank_two).shape == (50, 2)  # directions without variance are dropped
+
+
+def test_whitening_finds_classes_hidden_under_a_large_nuisance_direction():
+    """Two classes 2 apart along y, a nuisance of spread 10 along x: k-means on the raw features
+    splits the nuisance; whitened, the bimodal y direction is what k-means separates."""
+    from invariant_inr.cluster import cluster
+
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(600) % 2
+    nuisance = 10.0 * torch.randn(600, generator=g)
+    y = 2.0 * labels.float() + 0.15 * torch.randn(600, generator=g)
+    features = torch.stack([nuisance, y], dim=1)
+    plain = clustering_accuracy(labels, cluster(features, "kmeans", num_clusters=2, seed=0))
+    white = clustering_accuracy(labels, cluster(features, "kmeans", num_clusters=2, seed=0, whiten=True))
+    assert plain < 0.7 and white > 0.99
+
+
+def test_whitening_bad_input():
+    from invariant_inr.cluster import PCAWhitening, cluster, whiten
+
+    with pytest.raises(ValueError, match="no variance"):
+        whiten(torch.ones(5, 3))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        whiten(torch.randn(1, 3))
+    with pytest.raises(RuntimeError, match="fit"):
+        PCAWhitening().transform(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="3 columns"):
+        PCAWhitening().fit(torch.randn(9, 3)).transform(torch.randn(4, 2))
+    with pytest.raises(TypeError, match="whiten"):
+        cluster(torch.randn(9, 3), num_clusters=2, whiten="yes")
+    with pytest.raises(ValueError, match="dims"):
+        PCAWhitening(dims=0)

@@ -76,12 +76,19 @@ def test_noise_pose_benchmark_runs_on_sprites(tmp_path):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     threads = torch.get_num_threads()
+    untrained = IRLINR(1, 32, 4, encoder="small", encoder_width=4, num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,),
+                       head_hidden=(16,), pose="learned", pose_head="weight_map", canonical_rule="harmonic")
+    untrained.save(tmp_path / "map.pt")
     try:
-        module.main(["--data", "sprites", "--num-samples", "24", "--sigmas", "0", "0.3", "--out", str(tmp_path), "--methods", "harmonic,harmonic+auto,moments+sketch"])
+        module.main(["--data", "sprites", "--num-samples", "24", "--sigmas", "0", "0.3", "--out", str(tmp_path),
+                     "--methods", "harmonic,harmonic+auto,moments+sketch", "--model", f"map={tmp_path / 'map.pt'}"])
     finally:
         torch.set_num_threads(threads)
     record = json.loads((tmp_path / "sprites.json").read_text())
-    assert set(record["methods"]) == {"harmonic", "harmonic+auto", "moments+sketch"}
+    assert set(record["methods"]) == {"harmonic", "harmonic+auto", "moments+sketch", "model:map"}
+    for sigma in ("0", "0.3"):  # an untrained weight-map head is the rule itself
+        assert record["methods"]["model:map"][sigma]["rotation_median_error_deg"] == pytest.approx(
+            record["methods"]["harmonic"][sigma]["rotation_median_error_deg"], abs=1e-3)
     for name, per_sigma in record["methods"].items():
         assert set(per_sigma) == {"0", "0.3"} and all(figures["finite"] for figures in per_sigma.values())
         for figures in per_sigma.values():
@@ -93,6 +100,8 @@ def test_noise_pose_benchmark_runs_on_sprites(tmp_path):
     assert "| harmonic+auto |" in table and "python benchmarks/noise_pose.py --data sprites" in table
     with pytest.raises(SystemExit):
         module.main(["--methods", "nonsense", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        module.main(["--model", "nothing-here.pt", "--out", str(tmp_path)])
 
 
 def test_cli_noise_option_draws_the_builders_noise():

@@ -15,7 +15,7 @@ import pytest
 PACKAGE = [
     "ClusteringHead", "Encoder", "Encoding", "FourierFeatures", "FunctionalINR", "History", "HyperMLP",
     "IRLINR", "IRLINRConfig", "ImageFolderDataset", "ImageTransform", "KMeansResult", "LossParts", "MNISTU",
-    "NuisanceAugment", "PoseRecovery", "SCAN", "ScanLoss", "SmallCNN", "Sprites", "__version__",
+    "NuisanceAugment", "PoseRecovery", "QuarterTurnConv2d", "SCAN", "ScanLoss", "SmallCNN", "Sprites", "WeightMapPose", "__version__",
     "adjusted_rand_index", "agglomerative", "as_dataset", "canonical_pose", "canonicalize", "center_of_mass",
     "central_moments", "checks_disabled", "checks_enabled", "circular_correlation", "cluster",
     "clustering_accuracy", "compose", "confusion_matrix", "consistency_loss", "coordinate_grid", "datasets",
@@ -30,7 +30,7 @@ PACKAGE = [
 """``invariant_inr.__all__``."""
 
 SUBMODULES = [
-    "augment", "center", "cli", "cluster", "datasets", "demo", "encoders", "fourier", "hyper", "inference",
+    "augment", "canonicalizer", "center", "cli", "cluster", "datasets", "demo", "encoders", "fourier", "hyper", "inference",
     "inr", "losses", "metrics", "model", "plotting", "presets", "se2", "testing", "training",
 ]  # fmt: skip
 """Public modules of the package: ``import invariant_inr.<name>`` must work."""

@@ -118,7 +118,9 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
     for entry in data["baselines"]["clustering"].values():
         _check_scores(entry["kmeans"], 1)  # --baseline-seeds 1
         _check_scores(entry["agglomerative"], 1)
-    assert set(data["baselines"]["clustering"]) == {"raw_pixels"} | {f"{rule}_pixels" for rule in CANONICAL_RULES}
+    assert set(data["baselines"]["clustering"]) == (
+        {"raw_pixels"} | {f"{rule}_pixels" for rule in CANONICAL_RULES} | {f"{rule}_pixels_pca10" for rule in CANONICAL_RULES if rule != "com"}
+    )
     assert set(data["baselines"]["pose"]) == set(CANONICAL_RULES)
 
     # one model per rule, with Tables 1-3
@@ -132,6 +134,8 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
         assert -1.0 <= record["pose"]["rotation_circular_correlation"] <= 1.0
         _check_scores(record["clustering"]["kmeans"], seeds)
         _check_scores(record["clustering"]["agglomerative"], 1)
+        _check_scores(record["clustering_whitened"]["kmeans"], seeds)  # the same clustering on PCA-whitened z
+        _check_scores(record["clustering_whitened"]["agglomerative"], 1)
         _check_scores(record["scan"], data["settings"]["scan_runs"])
         assert record["scan"]["mode"] == "features"
         assert (out / f"ckpt_{rule}" / "last.pt").is_file() and (out / f"model_{rule}.pt").is_file()

@@ -2,7 +2,8 @@
 
 The public names are re-exported here; each lives in a module named after its idea:
 :mod:`~invariant_inr.se2` (pose math), :mod:`~invariant_inr.center` (centre of mass and the canonical
-pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images), :mod:`~invariant_inr.fourier`,
+pose), :mod:`~invariant_inr.foreground` (robust foreground weights of noisy images),
+:mod:`~invariant_inr.canonicalizer` (a learned pose: the rule on a learned weight map), :mod:`~invariant_inr.fourier`,
 :mod:`~invariant_inr.inr`, :mod:`~invariant_inr.modulated`, :mod:`~invariant_inr.hyper`,
 :mod:`~invariant_inr.encoders`, :mod:`~invariant_inr.augment` (nuisance deformations for the consistency loss),
 :mod:`~invariant_inr.losses`, :mod:`~invariant_inr.model` (the
@@ -13,6 +14,7 @@ from . import cluster, datasets, foreground, metrics, presets, se2, testing
 from ._checks import checks_disabled, checks_enabled, set_checks_enabled
 from ._version import __version__
 from .augment import NuisanceAugment
+from .canonicalizer import QuarterTurnConv2d, WeightMapPose
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
 from .foreground import estimate_background, foreground_weights
 from .cluster import (
@@ -128,7 +130,9 @@ __all__ = [
     "ImageTransform",
     "LossParts",
     "ModulatedINR",
+    "QuarterTurnConv2d",
     "SmallCNN",
+    "WeightMapPose",
     "__version__",
     "canonical_pose",
     "canonicalize",

@@ -3,7 +3,8 @@ r"""Clustering of semantic representations: k-means, agglomerative, and SCAN.
 This package is the entry point; each idea lives in its own private module (import from here):
 ``_kmeans``, ``_agglomerative``, ``_dispatch`` (:func:`cluster`), ``_neighbors`` (neighbour
 mining), ``_scan_loss``, ``_scan_head``, ``_scan_augment`` ("R + T"), ``_scan`` (the trainer),
-``_export`` (writing results) and ``_inputs`` (shared input checks).
+``_export`` (writing results), ``_whiten`` (PCA whitening before clustering) and ``_inputs``
+(shared input checks).
 
 Three ways to group images by their invariant representation :math:`z` (paper section 4.3):
 
@@ -19,7 +20,9 @@ Three ways to group images by their invariant representation :math:`z` (paper se
   default, :func:`random_rotate_translate`, the "R + T" of the paper's appendix C); it also runs
   on precomputed features.
 
-:func:`cluster` dispatches by name; :func:`save_assignments` and :func:`save_embeddings` write the
+:func:`whiten` (or :class:`PCAWhitening`, fitted on one set and applied to another) gives every
+principal direction unit variance before k-means or Ward, which helped on the learned ``z``.
+:func:`cluster` dispatches by name (``whiten=True`` whitens first); :func:`save_assignments` and :func:`save_embeddings` write the
 results for other tools. Any number of clusters from 1 to ``N`` is accepted, so over-clustering
 (more clusters than classes) works; score it with
 ``invariant_inr.metrics.clustering_accuracy(..., mapping="majority")``.
@@ -43,10 +46,12 @@ from ._scan import SCAN
 from ._scan_augment import TWO_PI, random_rotate_translate
 from ._scan_head import ClusteringHead
 from ._scan_loss import ScanLoss, scan_loss
+from ._whiten import PCAWhitening, whiten
 
 __all__ = [
     "ClusteringHead",
     "KMeansResult",
+    "PCAWhitening",
     "SCAN",
     "ScanLoss",
     "agglomerative",
@@ -57,4 +62,5 @@ __all__ = [
     "save_assignments",
     "save_embeddings",
     "scan_loss",
+    "whiten",
 ]

@@ -10,6 +10,7 @@ from .. import _checks
 from ._agglomerative import agglomerative
 from ._kmeans import kmeans
 from ._scan import SCAN
+from ._whiten import whiten as pca_whiten
 
 __all__ = ["cluster"]
 
@@ -19,6 +20,7 @@ def cluster(
     method: Literal["kmeans", "agglomerative", "scan"] = "kmeans",
     *,
     num_clusters: int,
+    whiten: bool = False,
     **options: Any,
 ) -> Tensor:
     """Cluster features with the named method and return the assignments.
@@ -28,6 +30,8 @@ def cluster(
         method: ``"kmeans"`` (:func:`kmeans`), ``"agglomerative"`` (:func:`agglomerative`) or
             ``"scan"`` (:class:`SCAN` on the precomputed features).
         num_clusters: ``K``.
+        whiten: PCA-whiten the features first (:func:`whiten`); on the learned ``z`` it helped
+            k-means (``docs/results.md``).
         **options: keyword options of the chosen method (``seed``, ``linkage``, ``epochs``, ...).
 
     Returns:
@@ -41,6 +45,10 @@ def cluster(
         torch.Size([4])
     """
     _checks.check_choice(method, "method", ("kmeans", "agglomerative", "scan"))
+    if not isinstance(whiten, bool):
+        raise TypeError(f"whiten must be True or False, got {_checks.describe(whiten)}")
+    if whiten:
+        features = pca_whiten(features)
     if method == "kmeans":
         return kmeans(features, num_clusters, **options).assignments
     if method == "agglomerative":

@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+r"""Do ``IRLINR(in_channels, image_size, latent_dim)`` and ``fit()``'s defaults train in minutes on a CPU? (issue 11)
+
+Protocol. ``--num-train`` built-in sprites (32 x 32, squares, ellipses and hearts at random scale,
+rotation and translation; :func:`~invariant_inr.datasets.make_sprites`, seed 0) train a model built
+with nothing but ``IRLINR(1, 32, --latent-dim, **overrides)`` for ``--budget`` seconds with
+``fit(model, images, epochs=1000, time_limit=budget)`` and every other ``fit`` argument at its
+default. ``--num-test`` other sprites (seed 1) and their upright, centred copies
+(``base_images()``) then give:
+
+* **pose**: the applied rotation recovered from the two encoded poses
+  (:func:`~invariant_inr.metrics.relative_pose`, :func:`~invariant_inr.metrics.pose_recovery`),
+  median error modulo each shape's own symmetry (square 90 deg, ellipse 180, heart 360);
+* **code**: mean cosine of ``z`` between an image and its upright copy (*same*) and between
+  different images (*other*), both after removing the mean code (so a shared offset does not count
+  as agreement); a collapsed code has *other* close to *same*;
+* **clusters**: k-means accuracy of ``z`` against the three shapes (best of 10 inits).
+
+Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults). Usage::
+
+    python benchmarks/defaults_check.py --budget 240 \
+        --variant 'defaults={}' --variant 'paper={"pose_head": "mlp", "canonical_rule": "com"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from invariant_inr import IRLINR, fit, make_sprites
+from invariant_inr._environment import machine_info
+from invariant_inr.cluster import kmeans
+from invariant_inr.inference import encode_all
+from invariant_inr.metrics import clustering_accuracy, pose_recovery, relative_pose
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SYMMETRY_ORDER = {"square": 4, "ellipse": 2, "heart": 1}
+
+
+def _centred_cosines(z_moved: torch.Tensor, z_base: torch.Tensor) -> dict[str, float]:
+    mean = torch.cat([z_moved, z_base]).double().mean(dim=0)
+    a = torch.nn.functional.normalize(z_moved.double() - mean, dim=1)
+    b = torch.nn.functional.normalize(z_base.double() - mean, dim=1)
+    same = float((a * b).sum(dim=1).mean())
+    gram = a @ a.T
+    n = gram.shape[0]
+    other = float((gram.sum() - gram.diagonal().sum()) / (n * (n - 1)))
+    return {"cos_same_image": same, "cos_other_image": other}
+
+
+def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    train = make_sprites(args.num_train, size=32, seed=0)
+    test = make_sprites(args.num_test, size=32, seed=1)
+    model = IRLINR(1, 32, args.latent_dim, **overrides)
+    start = time.perf_counter()
+    history = fit(model, train.images, epochs=1000, time_limit=args.budget, progress=False)
+    seconds = time.perf_counter() - start
+    moved, base = encode_all(model, test.images, batch_size=256), encode_all(model, test.base_images(), batch_size=256)
+    theta_hat, tau_hat = relative_pose(base.theta.double(), base.tau.double(), moved.theta.double(), moved.tau.double())
+    order = torch.tensor([SYMMETRY_ORDER[test.shapes[int(label)]] for label in test.labels], dtype=torch.float64)
+    period = 2 * math.pi / order
+    error = torch.remainder(theta_hat - test.theta.double() + period / 2, period) - period / 2
+    figures = pose_recovery(test.theta.double(), test.tau.double(), theta_hat, tau_hat).as_dict()
+    assignments = kmeans(moved.z, len(test.shapes), num_init=10, seed=0).assignments
+    return {
+        "overrides": overrides,
+        "config": model.config.to_dict(),
+        "train_seconds": seconds,
+        "epochs": history.epochs,
+        "steps": history.epochs * math.ceil(args.num_train / 128),
+        "final_losses": {key: values[-1] for key, values in history.items() if values and key != "epoch_time"},
+        "rotation_median_error_mod_symmetry_deg": float(torch.rad2deg(error.abs()).median()),
+        "translation_pearson": [figures["translation_pearson_x"], figures["translation_pearson_y"]],
+        **_centred_cosines(moved.z, base.z),
+        "kmeans_accuracy": clustering_accuracy(test.labels, assignments),
+    }
+
+
+def markdown(record: dict[str, Any]) -> str:
+    lines = [
+        "# Do the defaults train? (sprites, CPU)",
+        "",
+        f"{record['about']}. Command: `{record['command']}`. Load average before the run: {record['load_average']}.",
+        "",
+        "| variant | overrides | train s | epochs | rotation error (deg, mod symmetry) | translation r (x, y) | cos same | cos other | k-means acc |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for name, r in record["variants"].items():
+        tx, ty = r["translation_pearson"]
+        lines.append(
+            f"| {name} | `{json.dumps(r['overrides'])}` | {r['train_seconds']:.0f} | {r['epochs']} | "
+            f"{r['rotation_median_error_mod_symmetry_deg']:.2f} | {tx:.3f}, {ty:.3f} | {r['cos_same_image']:.3f} | "
+            f"{r['cos_other_image']:.3f} | {100 * r['kmeans_accuracy']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON", help="model overrides (repeatable)")
+    parser.add_argument("--budget", type=float, default=240.0, help="training seconds per variant")
+    parser.add_argument("--num-train", type=int, default=1800)
+    parser.add_argument("--num-test", type=int, default=600)
+    parser.add_argument("--latent-dim", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "defaults_check")
+    args = parser.parse_args(argv)
+    variants: dict[str, dict[str, Any]] = {}
+    for item in args.variant or ["defaults={}"]:
+        name, sep, text = item.partition("=")
+        try:
+            overrides = json.loads(text) if sep else None
+        except json.JSONDecodeError as error:
+            parser.error(f"--variant {item!r}: the overrides are not JSON ({error})")
+        if not name or not isinstance(overrides, dict):
+            parser.error(f"--variant expects NAME=JSON-object, got {item!r}")
+        variants[name] = overrides
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    record: dict[str, Any] = {
+        "command": "python benchmarks/defaults_check.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "about": f"{args.num_train} training / {args.num_test} test sprites, 32 x 32, d = {args.latent_dim}, "
+        f"{args.budget:.0f} s of fit() per variant, {torch.get_num_threads()} threads",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine_info(torch.device("cpu")),
+        "variants": {},
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, overrides in variants.items():
+        record["variants"][name] = run_variant(name, overrides, args)
+        (args.out / "results.json").write_text(json.dumps(record, indent=2) + "\n")  # after each variant
+        (args.out / "results.md").write_text(markdown(record))
+        print(markdown(record), flush=True)
+    return record
+
+
+if __name__ == "__main__":
+    main()
