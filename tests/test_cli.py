@@ -111,6 +111,14 @@ def test_train_resume_embed_cluster_reconstruct(
         scores = json.loads((tmp_path / f"{method}.json").read_text())
         assert 1 / 3 - 1e-9 <= scores["accuracy"] <= 1.0 and "against the labels" in stdout
 
+    from invariant_inr.cli import read_embeddings
+    from invariant_inr.cluster import kmeans, whiten
+
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--out", str(tmp_path / "w.csv"), "--quiet"], capsys)
+    with (tmp_path / "w.csv").open() as handle:
+        whitened = [int(row["cluster"]) for row in csv.DictReader(handle)]
+    assert code == 0 and whitened == kmeans(whiten(read_embeddings(tmp_path / "z.pt")[0]), 3, seed=0).assignments.tolist()
+
     png = tmp_path / "grid.png"
     code, _, _ = run(["reconstruct", str(trained), str(data_file), "--out", str(png), "--rotations", "3",
                       "--num-images", "2", "--render-size", "24", "--quiet"], capsys)
@@ -155,6 +163,7 @@ def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, caps
         (["reconstruct", "{model}", "{data}", "--indices", "99"], "--indices"),
         (["nonsense"], "invalid choice"),
         (["embed", "{model}", "{data}", "--out", "z.pt", "--noise", "0.1"], "built-in data"),
+        (["cluster", "--checkpoint", "{model}", "{data}", "-k", "2", "--method", "scan", "--whiten"], "--whiten applies"),
         (["embed", "{model}", "sprites", "--out", "z.pt", "--noise", "-1"], ">= 0"),
     ],
 )
