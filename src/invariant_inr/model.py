@@ -96,6 +96,7 @@ class IRLINRConfig:
         if unknown:
             raise ValueError(f"unknown IRLINR config field(s) {unknown}; the checkpoint may come from a newer version")
         values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+        values.setdefault("pose_head", "mlp")  # saved before the option existed: the paper's head, whatever the default
         return cls(**values)
 
 

@@ -23,7 +23,12 @@ MODEL_OPTIONS = (
     ("--encoder", "encoder", str, "encoder backbone: resnet18 (paper) or small (quick CPU CNN)"),
     ("--encoder-width", "encoder_width", positive_int, "channels of the first convolution of the small encoder"),
     ("--pose", "pose", str, "learned (paper: the head predicts the pose) or analytic (the rule's pose from the pixels)"),
-    ("--canonical-rule", "canonical_rule", str, "com (paper: centre of mass) or moments (principal axis; translation-independent)"),
+    ("--pose-head", "pose_head", str, "with --pose learned: mlp (paper: the head's outputs) or weight_map (the rule on a "
+     "learned weight map: starts at the rule's pose, equivariant by construction)"),
+    ("--canonical-rule", "canonical_rule", str, "com (paper: centre of mass), moments (principal axis) or harmonic "
+     "(lowest strong angular harmonic); moments and harmonic are translation-independent"),
+    ("--canonical-denoise", "canonical_denoise", str, "none (the rule weighs pixels by intensity) or auto (robust "
+     "foreground weights, for noisy images)"),
     ("--num-frequencies", "num_frequencies", positive_int, "random Fourier frequencies f"),
     ("--fourier-sigma", "fourier_sigma", positive_float, "standard deviation of the Fourier frequencies"),
     ("--inr-hidden", "inr_hidden", int_list, "INR hidden widths, e.g. 256,256,256"),
@@ -34,7 +39,7 @@ MODEL_OPTIONS = (
     ("--pixel-fraction", "pixel_fraction", positive_float, "fraction of pixels per image and step in the reconstruction loss, (0, 1]"),
     ("--augment-strength", "augment_strength", non_negative_float,
      "random nuisance deformation (rotation, scale, shear, thicker strokes) of what the backbone sees in training; "
-     "needs --pose analytic; 0 = the paper"),
+     "needs --pose analytic or --pose-head weight_map; 0 = the paper"),
     ("--consistency", "consistency", str, "consistency distance: cos or mse"),
     ("--latent-norm", "latent_norm", str, "batch (standardise z over the batch, against collapse) or none (the paper's plain head)"),
     ("--output-activation", "output_activation", str, "identity or sigmoid on the INR output"),
@@ -47,6 +52,8 @@ MODEL_OPTIONS = (
 CHOICES = {
     "encoder": ("resnet18", "small"),
     "pose": ("learned", "analytic"),
+    "pose_head": ("mlp", "weight_map"),
+    "canonical_denoise": ("none", "auto"),
     "canonical_rule": ("com", "moments", "harmonic"),
     "consistency": ("cos", "mse"),
     "output_activation": ("identity", "sigmoid"),
