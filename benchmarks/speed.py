@@ -304,6 +304,7 @@ def build_model(args: argparse.Namespace, device: torch.device, **overrides: Any
     options: dict[str, Any] = dict(
         encoder=args.encoder,
         pose=args.pose,
+        pose_head="mlp",  # the paper's step
         canonical_rule="com",
         num_frequencies=args.num_frequencies,
         inr_hidden=tuple(args.inr_hidden),

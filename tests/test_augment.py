@@ -156,11 +156,14 @@ def test_the_model_augments_in_the_loss_only(tmp_path) -> None:
     assert IRLINR.load(tmp_path / "model.pt").config.augment_strength == 1.0
 
 
-def test_the_model_refuses_augmentation_with_a_learned_pose() -> None:
-    with pytest.raises(ValueError, match="needs pose='analytic'"):
-        _model(pose="learned", augment_strength=0.5)
+def test_the_model_refuses_augmentation_with_the_mlp_pose_head() -> None:
+    """The deformation acts on the canonical image, which the paper's MLP head never forms; the
+    weight-map head (the default learned pose) does form it, so it accepts the deformation."""
+    with pytest.raises(ValueError, match="needs pose='analytic' or pose_head='weight_map'"):
+        _model(pose="learned", pose_head="mlp", augment_strength=0.5)
     with pytest.raises(ValueError, match="augment_strength"):
         _model(augment_strength=-1.0)
-    learned = _model(pose="learned")
-    with pytest.raises(ValueError, match="augment needs pose='analytic'"):
+    learned = _model(pose="learned", pose_head="mlp")
+    with pytest.raises(ValueError, match="augment needs the backbone to see the canonical image"):
         learned.encoder(torch.rand(2, 1, 16, 16), NuisanceAugment(1.0))
+    assert _model(pose="learned", pose_head="weight_map", augment_strength=0.5).encoder.sees_canonical_images

@@ -110,6 +110,25 @@ def test_resume_from_another_architecture_is_refused(tmp_path):
     assert same_state(before, other.state_dict())  # nothing was loaded or trained
 
 
+@pytest.mark.parametrize("pose", ["analytic", "learned"])
+def test_checkpoints_from_before_new_options_resume(tmp_path, pose):
+    """A training checkpoint written before ``pose_head`` (and ``canonical_denoise``, ``hypernetwork``)
+    existed resumes: the missing fields mean what the model was trained with, and with the analytic
+    pose the pose head (whose default changed) does not exist at all."""
+    old = dict(pose="analytic") if pose == "analytic" else dict(pose="learned", pose_head="mlp")
+    fit(tiny(**old), data(8), epochs=1, batch_size=4, progress=False, checkpoint_dir=tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    for field in ("pose_head", "canonical_denoise", "hypernetwork"):
+        del state["model"]["config"][field]
+    atomic_save(state, tmp_path / "last.pt")
+    now = tiny(pose="analytic") if pose == "analytic" else tiny(pose="learned", pose_head="mlp")
+    history = fit(now, data(8), epochs=2, batch_size=4, progress=False, checkpoint_dir=tmp_path)
+    assert history.epochs == 2 and len(history["total"]) == 2  # resumed after epoch 1
+    if pose == "learned":  # the old file's head is the MLP: a weight-map model is another architecture
+        with pytest.raises(ValueError, match=r"pose_head: checkpoint 'mlp', this model 'weight_map'"):
+            fit(tiny(pose="learned", pose_head="weight_map"), data(8), epochs=3, batch_size=4, progress=False, checkpoint_dir=tmp_path)
+
+
 def test_newer_format_version_is_refused(tmp_path):
     model = tiny()
     data_ = model.checkpoint_dict()

@@ -19,6 +19,8 @@ def tiny_model(size=16, channels=1, **overrides) -> IRLINR:
         inr_hidden=(16, 16),
         hyper_hidden=(16,),
         head_hidden=(32,),
+        pose_head="mlp",  # the paper's learned pose, which these tests were written for
+        canonical_rule="com",
     )
     options.update(overrides)
     return IRLINR(channels, size, 4, **options)
@@ -161,3 +163,19 @@ def test_short_fit_lowers_every_loss_term():
     for name in ("total", "recon", "consis", "symm"):
         first, last = history[name][0], history[name][-1]
         assert last < first, (name, history[name])
+
+
+def test_defaults_learn_the_pose_on_a_weight_map_with_the_harmonic_rule():
+    """The defaults changed from the paper's MLP head and centre-of-mass rule (which did not learn a
+    pose in minutes on a CPU, benchmarks/defaults_check.py); preset("paper") keeps the paper's."""
+    from invariant_inr.presets import preset
+
+    model = IRLINR(1, 16, 4, encoder="small", num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,), head_hidden=(16,))
+    assert (model.config.pose, model.config.pose_head, model.config.canonical_rule) == ("learned", "weight_map", "harmonic")
+    images = blob_images(6, seed=1)
+    expected = canonical_pose(images, "harmonic")  # untrained: the pose is the rule's
+    enc = model.eval().encode(images)
+    torch.testing.assert_close(enc.theta, expected[0])
+    torch.testing.assert_close(enc.tau, expected[1])
+    paper = preset("paper")
+    assert (paper["pose"], paper["pose_head"], paper["canonical_rule"]) == ("learned", "mlp", "com")

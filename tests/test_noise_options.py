@@ -65,7 +65,7 @@ def test_learned_pose_loss_targets_the_denoised_rule():
     assert float(symmetry_breaking_loss(theta, tau, images, "com", denoise="auto")) < 1e-10
     with pytest.raises(ValueError, match="denoise"):
         symmetry_breaking_loss(theta, tau, images, "com", denoise="yes")  # type: ignore[arg-type]
-    model = _tiny(pose="learned", canonical_rule="moments", canonical_denoise="auto")
+    model = _tiny(pose="learned", pose_head="mlp", canonical_rule="moments", canonical_denoise="auto")
     parts = model.loss(images, generator=torch.Generator().manual_seed(0))
     assert bool(torch.isfinite(parts.total.detach())) and float(parts.symm.detach()) > 0
 

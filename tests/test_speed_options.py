@@ -52,6 +52,8 @@ def tiny_model(size: int = 12, channels: int = 1, **overrides) -> IRLINR:
         inr_hidden=(16, 16),
         hyper_hidden=(16,),
         head_hidden=(32,),
+        pose_head="mlp",  # the paper's learned pose, which these tests were written for
+        canonical_rule="com",
     )
     options.update(overrides)
     return IRLINR(channels, size, 4, **options)
@@ -200,7 +202,7 @@ from invariant_inr import IRLINR, random_pose
 torch.manual_seed(0)
 chunk_size = None if sys.argv[1] == "none" else int(sys.argv[1])
 # 16 samples x 40 x 40 points x (128 features + 3 x 64 hidden) floats: ~30 MiB of activations unchunked
-model = IRLINR(3, 40, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64, 64), hyper_hidden=(32,), head_hidden=(32,))
+model = IRLINR(3, 40, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64, 64), hyper_hidden=(32,), head_hidden=(32,), pose_head="mlp", canonical_rule="com")
 z = torch.randn(16, 8, requires_grad=True)
 theta, tau = random_pose(16, 0.1, generator=torch.Generator().manual_seed(0))
 theta.requires_grad_(True)
@@ -276,7 +278,7 @@ def test_bf16_autocast_step_runs_and_stays_close_to_float32():
 
 def test_bf16_keeps_fourier_phases_in_float32():
     # bfloat16 phases of tens of radians would be off by a good part of a turn; ours stay float32
-    model = IRLINR(1, 24, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64), hyper_hidden=(64,), head_hidden=(64,))
+    model = IRLINR(1, 24, 8, encoder="small", num_frequencies=64, inr_hidden=(64, 64), hyper_hidden=(64,), head_hidden=(64,), pose_head="mlp", canonical_rule="com")
     z = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         reference = model.render(z)

@@ -55,7 +55,10 @@ CHECKPOINT_VERSION = 1
 class IRLINRConfig:
     """Everything needed to rebuild an :class:`IRLINR` (saved in every checkpoint).
 
-    Defaults follow the paper (appendices A-B). See :class:`IRLINR` for the meaning of each field.
+    Defaults follow the paper (appendices A-B) except the pose head and the canonical rule
+    (``pose_head="weight_map"``, ``canonical_rule="harmonic"``: the paper's ``"mlp"`` head and
+    ``"com"`` rule did not learn a pose in minutes on a CPU) and ``latent_norm``; the ``"paper"``
+    preset keeps the paper's. See :class:`IRLINR` for the meaning of each field.
     """
 
     in_channels: int = 1
@@ -65,8 +68,8 @@ class IRLINRConfig:
     encoder_features: int | None = None
     encoder_width: int = 32
     pose: str = "learned"
-    pose_head: str = "mlp"
-    canonical_rule: str = "com"
+    pose_head: str = "weight_map"
+    canonical_rule: str = "harmonic"
     canonical_denoise: str = "none"
     num_frequencies: int = 256
     fourier_sigma: float = 2.0
@@ -120,13 +123,18 @@ class IRLINR(nn.Module):
         encoder_width: channels of the first convolution of the ``"small"`` encoder.
         pose: ``"learned"`` (paper: the head predicts the pose) or ``"analytic"`` (the rule's pose
             from the pixels; the backbone sees the canonicalised image). See :mod:`invariant_inr.encoders`.
-        pose_head: how ``pose="learned"`` predicts the pose: ``"mlp"`` (default, the paper: extra
-            outputs of the encoder head) or ``"weight_map"`` (the canonical rule applied to a
-            learned weight map of the image, :class:`~invariant_inr.canonicalizer.WeightMapPose`:
-            it starts at the rule's pose, is equivariant by construction, and the backbone sees
-            the image canonicalised by it). Ignored with ``pose="analytic"``.
-        canonical_rule: ``"com"`` (paper, section 3.4) or ``"moments"`` (translation-independent
-            principal axis). See :mod:`invariant_inr.center`.
+        pose_head: how ``pose="learned"`` predicts the pose: ``"weight_map"`` (default: the
+            canonical rule applied to a learned weight map of the image,
+            :class:`~invariant_inr.canonicalizer.WeightMapPose`; it starts at the rule's pose, is
+            equivariant by construction, and the backbone sees the image canonicalised by it) or
+            ``"mlp"`` (the paper: extra outputs of the encoder head; it learned little in minutes
+            on a CPU, see ``docs/results.md``). Ignored with ``pose="analytic"``. Checkpoints
+            saved before the option existed load as ``"mlp"``.
+        canonical_rule: ``"harmonic"`` (default: lowest strong angular harmonic,
+            translation-independent, stable on shapes with rotational symmetry), ``"moments"``
+            (principal axis signed by the third moment, translation-independent) or ``"com"``
+            (the paper, section 3.4: the direction of the centre of mass, which cannot recover
+            the rotation of a centred object). See :mod:`invariant_inr.center`.
         canonical_denoise: ``"none"`` (default: the rule weighs pixels by their intensity) or
             ``"auto"`` (robust foreground weights, for noisy images: background level and noise
             estimated per image; identical on noiseless images with a zero background). Applies
@@ -188,8 +196,8 @@ class IRLINR(nn.Module):
         encoder_features: int | None = None,
         encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
-        pose_head: Literal["mlp", "weight_map"] = "mlp",
-        canonical_rule: Literal["com", "moments", "harmonic"] = "com",
+        pose_head: Literal["mlp", "weight_map"] = "weight_map",
+        canonical_rule: Literal["com", "moments", "harmonic"] = "harmonic",
         canonical_denoise: Literal["none", "auto"] = "none",
         num_frequencies: int = 256,
         fourier_sigma: float = 2.0,

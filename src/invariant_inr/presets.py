@@ -32,8 +32,10 @@ Three presets:
     pose, the centre-of-mass rule, 256 Fourier frequencies with :math:`\sigma = 2`, INR and
     hypernetwork of three hidden layers of 256, all pixels; Adam with learning rate ``1e-4``,
     weight decay ``5e-4``, batch size 128, and the plain linear code (``latent_norm="none"``).
-    These are the :class:`~invariant_inr.IRLINR` defaults except ``latent_norm``, whose default
-    ``"batch"`` is our addition against the collapse of ``z``.
+    The :class:`~invariant_inr.IRLINR` defaults differ in ``latent_norm`` (default ``"batch"``, our
+    addition against the collapse of ``z``), ``pose_head`` (default ``"weight_map"``) and
+    ``canonical_rule`` (default ``"harmonic"``): with the paper's head and rule, the defaults did
+    not learn a pose in minutes on a CPU (``benchmarks/defaults_check.py``).
 
 The presets give model options only; the data decides ``in_channels`` and ``image_size``::
 

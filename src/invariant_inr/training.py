@@ -26,7 +26,7 @@ from . import _checks
 from ._distributed import join_torchrun_group
 from ._io import atomic_save, load_file
 from .losses import LossParts
-from .model import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, IRLINR
+from .model import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, IRLINR, IRLINRConfig
 
 __all__ = ["History", "fit", "make_loader", "seed_everything"]
 
@@ -524,6 +524,16 @@ def _check_fit_options(
             raise ValueError(f"checkpoint_dir {str(checkpoint_dir)!r} exists and is not a folder")
 
 
+def _comparable_config(config: Any) -> dict[str, Any]:
+    """A saved configuration with the fields it predates filled in as it was trained (``from_dict``)."""
+    if not isinstance(config, dict):
+        return {}
+    try:
+        return IRLINRConfig.from_dict(config).to_dict()
+    except (TypeError, ValueError):  # unknown fields (a newer version): compare as saved
+        return dict(config)
+
+
 def _load_training_state(path: Path, model: IRLINR, device: torch.device) -> dict[str, Any]:
     """Read ``last.pt`` and load its weights into ``model``, refusing foreign, newer or mismatched files."""
     state = load_file(path, map_location=device)
@@ -543,8 +553,14 @@ def _load_training_state(path: Path, model: IRLINR, device: torch.device) -> dic
             f"{CHECKPOINT_VERSION}; upgrade invariant-inr to resume from it"
         )
     ours = model.config.to_dict()
-    theirs = saved.get("config") if isinstance(saved.get("config"), dict) else {}
-    differ = [f"{key}: checkpoint {theirs.get(key)!r}, this model {ours.get(key)!r}" for key in sorted(set(ours) | set(theirs)) if theirs.get(key) != ours.get(key)]
+    theirs = _comparable_config(saved.get("config"))
+    # the pose head does not exist with the analytic pose: a changed default of it is no mismatch
+    ignored = {"pose_head"} if ours.get("pose") == theirs.get("pose") == "analytic" else set()
+    differ = [
+        f"{key}: checkpoint {theirs.get(key)!r}, this model {ours.get(key)!r}"
+        for key in sorted((set(ours) | set(theirs)) - ignored)
+        if theirs.get(key) != ours.get(key)
+    ]
     if differ:
         raise ValueError(
             f"{str(path)!r} was written by a model of another architecture ({'; '.join(differ)}); "
