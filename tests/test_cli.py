@@ -57,7 +57,9 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (out / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = json.loads((out / "scores.json").read_text())
     for key in ("accuracy", "nmi", "ari"):
-        assert 0.0 <= scores["clustering"]["kmeans_z"][key] <= 1.0 or key == "ari"
+        for method in ("kmeans_z", "kmeans_whitened_z", "kmeans_whitened_canonicalized_pixels"):
+            assert 0.0 <= scores["clustering"][method][key] <= 1.0 or key == "ari", method
+    assert "k-means on PCA-whitened z: accuracy" in stdout
     assert set(scores["pose_recovery"]) >= {"all", "heart"}
     assert scores["training"]["epochs"] == scores["settings"]["epochs"]
     model = IRLINR.load(out / "model.pt")
