@@ -490,13 +490,25 @@ def run_baselines(test: MNISTU, base: Tensor, settings: dict[str, Any], times: d
     return out
 
 
+BUDGET_FILE = "budget.json"
+"""Beside ``last.pt``: the wall seconds ``fit`` has taken so far, the clock its ``time_limit`` runs on."""
+
+
 def _previous_training(checkpoint: Path) -> tuple[int, float]:
-    """Epochs done and training seconds spent in an existing ``last.pt`` (0, 0 if none)."""
+    """Epochs done and training seconds spent in an existing ``last.pt`` (0, 0 if none).
+
+    The seconds are those of :data:`BUDGET_FILE` when it is there (the whole ``fit`` call, as its
+    ``time_limit`` counts them); the sum of the epoch times, which leaves out the set-up, would
+    leave a sliver of budget that a resumed run spends on one more epoch."""
     if not checkpoint.is_file():
         return 0, 0.0
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     history = state.get("history", {}) if isinstance(state, dict) else {}
-    return int(state.get("epoch", 0)), float(sum(history.get("epoch_time", [])))
+    spent = float(sum(history.get("epoch_time", [])))
+    budget = checkpoint.parent / BUDGET_FILE
+    if budget.is_file():
+        spent = max(spent, float(json.loads(budget.read_text()).get("seconds", 0.0)))
+    return int(state.get("epoch", 0)), spent
 
 
 def train_model(
@@ -518,6 +530,7 @@ def train_model(
         log(f"{tag}: resuming after epoch {done_epochs} ({spent:.0f} s already spent)")
     log(f"{tag}: training {sum(p.numel() for p in model.parameters()):,} parameters, budget "
         f"{'none' if remaining is None else f'{remaining:.0f} s'}, up to {epochs} epochs")
+    started = time.perf_counter()
     history = fit(
         model,
         train.images,
@@ -530,6 +543,8 @@ def train_model(
         progress=progress,
         **fit_kwargs,
     )
+    if checkpoint_dir is not None:  # what the next run in this folder has left of the budget
+        (checkpoint_dir / BUDGET_FILE).write_text(json.dumps({"seconds": spent + time.perf_counter() - started}) + "\n")
     model.save(out / f"model_{tag}.pt")
     batch_size = int(fit_kwargs.get("batch_size", 128))
     steps_per_epoch = math.ceil(len(train) / batch_size)
