@@ -138,6 +138,7 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
         _check_scores(record["clustering_whitened"]["agglomerative"], 1)
         _check_scores(record["scan"], data["settings"]["scan_runs"])
         assert record["scan"]["mode"] == "features"
+        _check_scores(record["scan_whitened"], data["settings"]["scan_runs"])  # the same SCAN on whitened z
         assert (out / f"ckpt_{rule}" / "last.pt").is_file() and (out / f"model_{rule}.pt").is_file()
         assert (out / f"z_test_{rule}.npy").is_file() and (out / f"scan_test_{rule}.csv").is_file()
         # the analytic-pose preset's model recovers exactly what its rule recovers from the pixels
