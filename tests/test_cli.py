@@ -120,6 +120,9 @@ def test_train_resume_embed_cluster_reconstruct(
     with (tmp_path / "w.csv").open() as handle:
         whitened = [int(row["cluster"]) for row in csv.DictReader(handle)]
     assert code == 0 and whitened == kmeans(whiten(read_embeddings(tmp_path / "z.pt")[0]), 3, seed=0).assignments.tolist()
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--method", "scan", "--scan-epochs", "1",
+                      "--self-label-epochs", "1", "--num-neighbors", "3", "--batch-size", "6", "--out", str(tmp_path / "ws.csv"), "--quiet"], capsys)
+    assert code == 0 and len((tmp_path / "ws.csv").read_text().splitlines()) == 19  # header + 18 images
 
     png = tmp_path / "grid.png"
     code, _, _ = run(["reconstruct", str(trained), str(data_file), "--out", str(png), "--rotations", "3",
@@ -165,7 +168,7 @@ def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, caps
         (["reconstruct", "{model}", "{data}", "--indices", "99"], "--indices"),
         (["nonsense"], "invalid choice"),
         (["embed", "{model}", "{data}", "--out", "z.pt", "--noise", "0.1"], "built-in data"),
-        (["cluster", "--checkpoint", "{model}", "{data}", "-k", "2", "--method", "scan", "--whiten"], "--whiten applies"),
+        (["cluster", "--checkpoint", "{model}", "{data}", "-k", "2", "--method", "scan", "--whiten"], "--whiten with SCAN needs --embeddings"),
         (["embed", "{model}", "sprites", "--out", "z.pt", "--noise", "-1"], ">= 0"),
     ],
 )

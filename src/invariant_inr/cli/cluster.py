@@ -47,8 +47,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="write no pictures (cluster grid, confusion matrix)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--whiten", action="store_true",
-                        help="PCA-whiten the codes before k-means or agglomerative clustering (helped k-means on the "
-                        "learned z of MNIST(U), see docs/results.md)")
+                        help="PCA-whiten the codes first (k-means, agglomerative, and SCAN on --embeddings; it helped "
+                        "k-means, Ward and SCAN on the learned z of MNIST(U), see docs/results.md)")
     parser.add_argument("--linkage", choices=("ward", "complete", "average", "single"), default="ward",
                         help="agglomerative linkage (default ward)")
     scan_group = parser.add_argument_group("SCAN")
@@ -77,8 +77,8 @@ def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Ten
     from ..cluster import SCAN, agglomerative, kmeans, whiten
 
     k = args.num_clusters
-    if args.whiten and args.method == "scan":
-        raise UsageError("--whiten applies to kmeans and agglomerative; SCAN mines its neighbours from z itself")
+    if args.whiten and args.method == "scan" and model is not None:
+        raise UsageError("--whiten with SCAN needs --embeddings: with --checkpoint SCAN trains through the encoder on images")
     if args.whiten:
         z = whiten(z)
     if args.method == "kmeans":
