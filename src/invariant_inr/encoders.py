@@ -1,6 +1,6 @@
 r"""Encoders :math:`E_\phi(J) = (z, \hat\theta, \hat\tau)`: a backbone, an MLP head, and a pose rule.
 
-The pose is never regressed as raw numbers. Two estimators are offered:
+The pose is never regressed as raw numbers. Three estimators are offered:
 
 ``pose="learned"`` (the paper)
     The head predicts, besides ``z``, the quantities that define the canonical pose, and the pose is
