@@ -248,10 +248,8 @@ def cluster_features(features: Tensor, labels: Tensor, *, seeds: Sequence[int], 
 
 def pca_projection(features: Tensor, dims: int) -> Tensor:
     """``features`` centred and projected on their ``dims`` leading principal directions (not whitened)."""
-    x = features.double()
-    x = x - x.mean(dim=0)
-    _, _, vh = torch.linalg.svd(x, full_matrices=False)
-    return (x @ vh[:dims].T).float()
+    pca = PCAWhitening(dims=dims).fit(features.double())
+    return (pca.transform(features.double()) * pca.scale).float()  # undo the whitening's unit variance
 
 
 def pose_figures(theta_true: Tensor, tau_true: Tensor, base: tuple[Tensor, Tensor], moved: tuple[Tensor, Tensor]) -> dict[str, float]:
