@@ -120,6 +120,13 @@ def test_train_resume_embed_cluster_reconstruct(
     with (tmp_path / "w.csv").open() as handle:
         whitened = [int(row["cluster"]) for row in csv.DictReader(handle)]
     assert code == 0 and whitened == kmeans(whiten(read_embeddings(tmp_path / "z.pt")[0]), 3, seed=0).assignments.tolist()
+    # whitening is the default; --no-whiten clusters the codes as they are
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--out", str(tmp_path / "d.csv"), "--quiet"], capsys)
+    assert code == 0 and (tmp_path / "d.csv").read_text() == (tmp_path / "w.csv").read_text()
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--no-whiten", "--out", str(tmp_path / "p.csv"), "--quiet"], capsys)
+    with (tmp_path / "p.csv").open() as handle:
+        plain = [int(row["cluster"]) for row in csv.DictReader(handle)]
+    assert code == 0 and plain == kmeans(read_embeddings(tmp_path / "z.pt")[0], 3, seed=0).assignments.tolist()
     code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--method", "scan", "--scan-epochs", "1",
                       "--self-label-epochs", "1", "--num-neighbors", "3", "--batch-size", "6", "--out", str(tmp_path / "ws.csv"), "--quiet"], capsys)
     assert code == 0 and len((tmp_path / "ws.csv").read_text().splitlines()) == 19  # header + 18 images
@@ -237,3 +244,12 @@ def test_read_embeddings_accepts_a_plain_array(tmp_path: Path) -> None:
     np.save(tmp_path / "b.npy", np.ones(4))
     with pytest.raises(ValueError, match="shape \\(N, D\\)"):
         cli.read_embeddings(tmp_path / "b.npy")
+
+
+def test_cluster_keeps_a_collapsed_code_unwhitened_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # every row the same: nothing to whiten; the default clusters it as it is and says so, --whiten is an error
+    np.save(tmp_path / "z.npy", np.ones((6, 3), dtype=np.float32))
+    code, stdout, _ = run(["cluster", "--embeddings", str(tmp_path / "z.npy"), "-k", "2", "--out", str(tmp_path / "c.csv")], capsys)
+    assert code == 0 and "not whitened" in stdout and len((tmp_path / "c.csv").read_text().splitlines()) == 7
+    code, _, err = run(["cluster", "--embeddings", str(tmp_path / "z.npy"), "-k", "2", "--whiten", "--out", str(tmp_path / "w.csv")], capsys)
+    assert code == 2 and "no variance" in err

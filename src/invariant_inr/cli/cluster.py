@@ -46,9 +46,10 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--scores", metavar="FILE", help="also write accuracy, NMI, ARI and the confusion matrix as JSON")
     parser.add_argument("--no-figures", action="store_true", help="write no pictures (cluster grid, confusion matrix)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--whiten", action="store_true",
-                        help="PCA-whiten the codes first (k-means, agglomerative, and SCAN on --embeddings; it helped "
-                        "k-means, Ward and SCAN on the learned z of MNIST(U), see docs/results.md)")
+    parser.add_argument("--whiten", action=argparse.BooleanOptionalAction, default=None,
+                        help="PCA-whiten the codes first (default: on, except for SCAN with --checkpoint, which trains "
+                        "through the encoder on images); it helped k-means, Ward and SCAN on the learned z of MNIST(U) "
+                        "and of the sprites, see docs/results.md")
     parser.add_argument("--linkage", choices=("ward", "complete", "average", "single"), default="ward",
                         help="agglomerative linkage (default ward)")
     scan_group = parser.add_argument_group("SCAN")
@@ -77,9 +78,15 @@ def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Ten
     from ..cluster import SCAN, agglomerative, kmeans, whiten
 
     k = args.num_clusters
-    if args.whiten and args.method == "scan" and model is not None:
+    scan_on_images = args.method == "scan" and model is not None
+    if args.whiten and scan_on_images:
         raise UsageError("--whiten with SCAN needs --embeddings: with --checkpoint SCAN trains through the encoder on images")
-    if args.whiten:
+    if args.whiten is None and not scan_on_images:  # the default: whiten, unless the codes cannot be
+        try:
+            z = whiten(z)
+        except ValueError as error:  # e.g. a collapsed code, every row the same
+            say(args, f"clustering the codes as they are, not whitened: {error}")
+    elif args.whiten:
         z = whiten(z)
     if args.method == "kmeans":
         return kmeans(z, k, seed=args.seed).assignments
