@@ -31,7 +31,14 @@ Methods (all batched over the images):
   frame's mean plus two standard deviations);
 * ``model:NAME`` for each ``--model NAME=PATH``: the pose a trained :class:`~invariant_inr.IRLINR`
   checkpoint encodes (a learned head, or the analytic rule it was configured with), in evaluation
-  mode, 256 images at a time.
+  mode, 256 images at a time;
+* ``recon:NAME`` and ``recon:NAME+auto`` for each ``--model``: the issue's "reconstruction as a
+  denoiser" route. The model reconstructs the noisy image (rendered from its ``z`` at its encoded
+  pose, :meth:`~invariant_inr.IRLINR.reconstruct`), and the model's own canonical rule is applied
+  to that reconstruction, with ``denoise="none"`` or ``"auto"``. Because the reconstruction is
+  drawn at the encoded pose, this pose is the model's pose composed with the rule's pose of the
+  canonical rendering: it can correct the model's pose only where that rendering differs between
+  the two copies.
 
 Usage::
 
@@ -119,11 +126,28 @@ def model_pose(path: Path) -> Callable[[torch.Tensor], Pose]:
     return estimate
 
 
+def reconstruction_pose(path: Path, denoise: str) -> Callable[[torch.Tensor], Pose]:
+    """The model's canonical rule applied to its reconstruction of each image (a learned denoiser)."""
+    from invariant_inr import IRLINR
+
+    model = IRLINR.load(path).eval()
+    rule = model.config.canonical_rule
+
+    @torch.no_grad()
+    def estimate(images: torch.Tensor) -> Pose:
+        recon = torch.cat([model.reconstruct(chunk) for chunk in images.split(256)])
+        return canonical_pose(recon, rule, denoise=denoise)  # type: ignore[arg-type]
+
+    return estimate
+
+
 def methods(models: dict[str, Path] | None = None) -> dict[str, Callable[[torch.Tensor], Pose]]:
     """Name -> batched pose estimator ``images (B, 1, H, W) -> (theta (B,), tau (B, 2))``."""
     out: dict[str, Callable[[torch.Tensor], Pose]] = {}
     for name, path in (models or {}).items():
         out[f"model:{name}"] = model_pose(path)
+        out[f"recon:{name}"] = reconstruction_pose(path, "none")
+        out[f"recon:{name}+auto"] = reconstruction_pose(path, "auto")
     for rule in CANONICAL_RULES:
         out[rule] = lambda x, rule=rule: canonical_pose(x, rule)  # type: ignore[misc]
         out[f"{rule}+auto"] = lambda x, rule=rule: canonical_pose(x, rule, denoise="auto")  # type: ignore[misc]
@@ -242,9 +266,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         if not sep or not name or not Path(path).is_file():
             parser.error(f"--model expects NAME=PATH with an existing checkpoint file, got {item!r}")
         args.models[name] = Path(path)
-    known = [*list(methods()), *(f"model:{name}" for name in args.models)]
+    per_model = [f"{kind}:{name}{suffix}" for name in args.models for kind, suffix in (("model", ""), ("recon", ""), ("recon", "+auto"))]
+    known = [*list(methods()), *per_model]
     args.method_names = known if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
-    args.method_names += [f"model:{name}" for name in args.models if f"model:{name}" not in args.method_names]
+    args.method_names += [m for m in per_model if m not in args.method_names]  # each --model's three rows, always
     unknown = [m for m in args.method_names if m not in known]
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {known}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The best a user gets without our model on the quick MNIST(U) split: canonicalised pixels, PCA, whitening, SCAN.
 
-Same split as ``benchmarks/reproduce.py quick`` (10,000 training / 2,000 test images, seed 0 / 1,
-``--noise`` as there). The test images are canonicalised by ``--rule`` (``denoise="auto"`` with
+Same split as ``benchmarks/reproduce.py quick --seed SEED`` (10,000 training / 2,000 test images,
+subset seeds ``SEED`` / ``SEED + 1``, ``--noise`` as there). The test images are canonicalised by ``--rule`` (``denoise="auto"`` with
 ``--noise``) and reduced to ``k`` principal components (fitted on the training images), plain or
 PCA-whitened; each is clustered by k-means (best of 10 inits, ``--seeds`` seeds) and by SCAN in
 features mode (clustering head trained on the training images, scored on the test images, with
@@ -44,17 +44,18 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--dims", type=int, nargs="+", default=[10, 16, 32, 64])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--noise", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0, help="the --seed of the reproduce.py run whose split to use")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     reproduce = _reproduce()
-    settings = {**reproduce.resolve_settings(reproduce.build_parser().parse_args(["quick"])), "noise": args.noise}
+    settings = {**reproduce.resolve_settings(reproduce.build_parser().parse_args(["quick", "--seed", str(args.seed)])), "noise": args.noise}
     train, test = reproduce.load_data(settings)
     denoise = "auto" if args.noise else "none"
     pixels = {name: canonicalize(data.images, args.rule, denoise=denoise).flatten(1).double() for name, data in (("train", train), ("test", test))}
     lines = [
-        f"# Pixel baselines: `{args.rule}`-canonicalised pixels (denoise {denoise!r}, noise {args.noise:g}), quick MNIST(U) split",
+        f"# Pixel baselines: `{args.rule}`-canonicalised pixels (denoise {denoise!r}, noise {args.noise:g}), quick MNIST(U) split (seed {args.seed})",
         "",
         f"Command: `python benchmarks/pixel_baselines.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
         "",

@@ -85,7 +85,7 @@ def test_noise_pose_benchmark_runs_on_sprites(tmp_path):
     finally:
         torch.set_num_threads(threads)
     record = json.loads((tmp_path / "sprites.json").read_text())
-    assert set(record["methods"]) == {"harmonic", "harmonic+auto", "moments+sketch", "model:map"}
+    assert set(record["methods"]) == {"harmonic", "harmonic+auto", "moments+sketch", "model:map", "recon:map", "recon:map+auto"}
     for sigma in ("0", "0.3"):  # an untrained weight-map head is the rule itself
         assert record["methods"]["model:map"][sigma]["rotation_median_error_deg"] == pytest.approx(
             record["methods"]["harmonic"][sigma]["rotation_median_error_deg"], abs=1e-3)
