@@ -32,7 +32,7 @@ Methods (all batched over the images):
 * ``model:NAME`` for each ``--model NAME=PATH``: the pose a trained :class:`~invariant_inr.IRLINR`
   checkpoint encodes (a learned head, or the analytic rule it was configured with), in evaluation
   mode, 256 images at a time;
-* ``recon:NAME`` and ``recon:NAME+auto`` for each ``--model``: the issue's "reconstruction as a
+* ``recon:NAME`` and ``recon:NAME+auto`` for each ``--model`` (name them in ``--methods``, or ``all``): the issue's "reconstruction as a
   denoiser" route. The model reconstructs the noisy image (rendered from its ``z`` at its encoded
   pose, :meth:`~invariant_inr.IRLINR.reconstruct`), and the model's own canonical rule is applied
   to that reconstruction, with ``denoise="none"`` or ``"auto"``. Because the reconstruction is
@@ -269,7 +269,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     per_model = [f"{kind}:{name}{suffix}" for name in args.models for kind, suffix in (("model", ""), ("recon", ""), ("recon", "+auto"))]
     known = [*list(methods()), *per_model]
     args.method_names = known if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
-    args.method_names += [m for m in per_model if m not in args.method_names]  # each --model's three rows, always
+    args.method_names += [f"model:{name}" for name in args.models if f"model:{name}" not in args.method_names]
     unknown = [m for m in args.method_names if m not in known]
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {known}")
