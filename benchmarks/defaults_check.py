@@ -39,21 +39,10 @@ from invariant_inr import IRLINR, fit, make_sprites
 from invariant_inr._environment import machine_info
 from invariant_inr.cluster import kmeans
 from invariant_inr.inference import encode_all
-from invariant_inr.metrics import clustering_accuracy, pose_recovery, relative_pose
+from invariant_inr.metrics import clustering_accuracy, code_invariance, pose_recovery, relative_pose
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMMETRY_ORDER = {"square": 4, "ellipse": 2, "heart": 1}
-
-
-def _centred_cosines(z_moved: torch.Tensor, z_base: torch.Tensor) -> dict[str, float]:
-    mean = torch.cat([z_moved, z_base]).double().mean(dim=0)
-    a = torch.nn.functional.normalize(z_moved.double() - mean, dim=1)
-    b = torch.nn.functional.normalize(z_base.double() - mean, dim=1)
-    same = float((a * b).sum(dim=1).mean())
-    gram = a @ a.T
-    n = gram.shape[0]
-    other = float((gram.sum() - gram.diagonal().sum()) / (n * (n - 1)))
-    return {"cos_same_image": same, "cos_other_image": other}
 
 
 def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -70,6 +59,7 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) 
     error = torch.remainder(theta_hat - test.theta.double() + period / 2, period) - period / 2
     figures = pose_recovery(test.theta.double(), test.tau.double(), theta_hat, tau_hat).as_dict()
     assignments = kmeans(moved.z, len(test.shapes), num_init=10, seed=0).assignments
+    invariance = code_invariance(moved.z, base.z)  # centred: a shared offset is not agreement
     return {
         "overrides": overrides,
         "config": model.config.to_dict(),
@@ -79,7 +69,8 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) 
         "final_losses": {key: values[-1] for key, values in history.items() if values and key != "epoch_time"},
         "rotation_median_error_mod_symmetry_deg": float(torch.rad2deg(error.abs()).median()),
         "translation_pearson": [figures["translation_pearson_x"], figures["translation_pearson_y"]],
-        **_centred_cosines(moved.z, base.z),
+        "cos_same_image": invariance.same_image,
+        "cos_other_image": invariance.other_images,
         "kmeans_accuracy": clustering_accuracy(test.labels, assignments),
     }
 

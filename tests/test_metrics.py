@@ -312,3 +312,52 @@ def test_pose_recovery_input_checks() -> None:
         metrics.pose_recovery(theta, tau, np.full(5, np.nan), tau)
     with pytest.raises(ValueError, match="empty"):
         metrics.rotation_error([], [])
+
+
+# --------------------------------------------------------------------------------------------
+# code_invariance
+# --------------------------------------------------------------------------------------------
+
+
+def _pairwise_reference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Cosines by the N x N matrix, the slow definition code_invariance computes in O(ND)."""
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    gram = a @ b.T
+    n = gram.shape[0]
+    return float(np.diag(gram).mean()), float((gram.sum() - np.trace(gram)) / (n * (n - 1)))
+
+
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(2, 12), d=st.integers(1, 6), seed=st.integers(0, 10_000), centre=st.booleans())
+def test_code_invariance_equals_the_pairwise_definition(n: int, d: int, seed: int, centre: bool) -> None:
+    rng = np.random.default_rng(seed)
+    moved, base = rng.normal(size=(n, d)) + 0.5, rng.normal(size=(n, d)) + 0.5
+    result = metrics.code_invariance(moved, base, centre=centre)
+    if centre:
+        mean = np.concatenate([moved, base]).mean(axis=0)
+        moved, base = moved - mean, base - mean
+    same, other = _pairwise_reference(moved, base)
+    assert result.same_image == pytest.approx(same, abs=1e-12)
+    assert result.other_images == pytest.approx(other, abs=1e-12)
+
+
+def test_code_invariance_tells_a_collapsed_code_from_an_informative_one() -> None:
+    g = torch.Generator().manual_seed(0)
+    informative = torch.randn(200, 16, generator=g)
+    invariant = metrics.code_invariance(informative + 1e-3 * torch.randn(200, 16, generator=g), informative)
+    assert invariant.same_image > 0.99 and abs(invariant.other_images) < 0.05
+    # a collapsed code: one offset plus tiny noise; raw cosines are near 1 for different images too
+    collapsed = torch.full((200, 16), 3.0) + 1e-3 * torch.randn(200, 16, generator=g)
+    raw = metrics.code_invariance(collapsed, collapsed.roll(7, dims=0), centre=False)
+    assert raw.other_images > 0.99
+    assert set(raw.as_dict()) == {"same_image", "other_images"}
+
+
+def test_code_invariance_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"same shape \(N, D\)"):
+        metrics.code_invariance(torch.zeros(4, 3), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"same shape \(N, D\)"):
+        metrics.code_invariance(torch.zeros(4), torch.zeros(4))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        metrics.code_invariance(torch.ones(1, 3), torch.ones(1, 3))

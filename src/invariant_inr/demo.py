@@ -65,6 +65,7 @@ from .inference import encode_all
 from .metrics import (
     adjusted_rand_index,
     clustering_accuracy,
+    code_invariance,
     confusion_matrix,
     match_clusters,
     normalized_mutual_info,
@@ -350,9 +351,10 @@ def _pose(model: IRLINR, test: Sprites, z: Tensor, theta: Tensor, tau: Tensor, d
         if int(member.sum()) >= 3:
             pose[name] = pose_recovery(g_theta[member], g_tau[member], hat_theta[member], hat_tau[member]).as_dict()
     report.scores["pose_recovery"] = pose
-    cosine = float(torch.nn.functional.cosine_similarity(z, moved.z, dim=1).mean())
-    # the same figure for different images: invariance means something only when this is clearly lower
-    others = float(torch.nn.functional.cosine_similarity(z, moved.z.roll(1, dims=0), dim=1).mean())
+    # raw cosines (not centred), so that a collapsed code scores near 1 between different images too:
+    # invariance means something only when that figure is clearly lower
+    cosines = code_invariance(moved.z, z, centre=False)
+    cosine, others = cosines.same_image, cosines.other_images
     report.scores.setdefault("invariance", {}).update(
         {"z_cosine_similarity_after_known_pose": cosine, "z_cosine_similarity_other_images": others})
     report.save_scores()
