@@ -800,17 +800,23 @@ def render_markdown(results: dict[str, Any]) -> str:
     table4 = results.get("table4")
     if table4:
         rules = sorted({entry["rule"] for entry in table4.values()})
+        models_by_tag = results.get("models", {})
         lines += [
             "## Table 4: IRL-INR + SCAN accuracy against the latent size d",
             "",
-            "| d | paper | " + " | ".join(f"ours (`{rule}`)" for rule in rules) + " |",
-            "|---|---|" + "---|" * len(rules),
+            "| d | paper | "
+            + " | ".join(f"ours (`{rule}`), SCAN on z | ours (`{rule}`), SCAN on PCA-whitened z" for rule in rules)
+            + " |",
+            "|---|---|" + "---|---|" * len(rules),
         ]
         for d in sorted({entry["d"] for entry in table4.values()}):
             row = [str(d), "{} ± {}".format(*paper["table4"][d]) if d in paper["table4"] else "-"]
             for rule in rules:
-                entry = next((e for e in table4.values() if e["d"] == d and e["rule"] == rule), None)
+                tag = next((t for t, e in table4.items() if e["d"] == d and e["rule"] == rule), None)
+                entry = table4.get(tag) if tag else None
                 row.append(_pct(entry.get("scan")) if entry and entry.get("scan") else "-")
+                whitened = models_by_tag.get(tag, {}).get("scan_whitened") if tag else None
+                row.append(_pct(whitened) if whitened else "-")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
 

@@ -212,6 +212,49 @@ def test_clustering_head_heads_are_independent_linear_maps() -> None:
         head(torch.randn(5, 7))
 
 
+def test_clustering_head_hidden_heads_are_independent_mlps() -> None:
+    # float64: the batched head must equal H separate Linear -> ReLU -> Linear maps to rounding
+    head = cl.ClusteringHead(6, 4, num_heads=3, hidden=5).double()
+    features = torch.randn(7, 6, dtype=torch.float64)
+    logits = head(features)
+    assert logits.shape == (3, 7, 4)
+    first_w, first_b = head.linear.weight.view(3, 5, 6), head.linear.bias.view(3, 5)
+    for h in range(3):
+        hidden = torch.relu(features @ first_w[h].T + first_b[h])  # (7, 5)
+        reference = hidden @ head.out_weight[h] + head.out_bias[h]  # (7, 4)
+        assert torch.allclose(logits[h], reference, rtol=0, atol=1e-12)
+    # the heads do not share parameters: changing head 1 leaves heads 0 and 2 as they were
+    with torch.no_grad():
+        head.out_weight[1] += 1.0
+    moved = head(features)
+    assert torch.equal(moved[0], logits[0]) and torch.equal(moved[2], logits[2])
+    assert not torch.allclose(moved[1], logits[1])
+    assert "hidden=5" in repr(head)
+    with pytest.raises(ValueError, match="hidden"):
+        cl.ClusteringHead(6, 4, hidden=0)
+
+
+def test_scan_with_hidden_head_separates_a_non_linear_structure() -> None:
+    # XOR: four blobs, the diagonal pairs are one class each, and each sample's given neighbours are
+    # of its class (from both of its blobs). No line puts the diagonal blobs together (a linear head
+    # reaches at most 75 %); an MLP head does
+    g = torch.Generator().manual_seed(0)
+    corners = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    blob = torch.arange(200) % 4
+    features = corners[blob] + 0.1 * torch.randn(200, 2, generator=g)
+    labels = blob // 2
+    neighbors = torch.stack([
+        torch.nonzero((labels == labels[i]) & (torch.arange(200) != i)).flatten()[torch.randperm(99, generator=g)[:6]]
+        for i in range(200)
+    ])
+    options = dict(epochs=100, self_label_epochs=0, lr=2e-2, batch_size=100)
+    mlp = cl.SCAN(2, head_hidden=32, **options).fit_predict(features, neighbors=neighbors)
+    linear = cl.SCAN(2, **options).fit_predict(features, neighbors=neighbors)
+    assert clustering_accuracy(labels, mlp) > 0.95
+    assert clustering_accuracy(labels, linear) <= 0.8
+    assert "head_hidden=32" in repr(cl.SCAN(2, head_hidden=32))
+
+
 # ---------------------------------------------------------------- augmentation
 
 
@@ -311,6 +354,56 @@ def test_scan_with_encoder_and_augmentation(finetune: bool) -> None:
     assert scan.predict(images).shape == (24,)
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         scan.predict(torch.rand(24, 6))
+
+
+def test_scan_encoder_lr_sets_the_encoder_step() -> None:
+    # one batch, one Adam step: each parameter moves by at most its learning rate (Adam's first step is
+    # lr * g / (|g| + eps)), so the encoder moves by about encoder_lr and the head by about lr
+    torch.manual_seed(0)
+    encoder = _TinyEncoder()
+    images = torch.rand(24, 1, 10, 10, generator=torch.Generator().manual_seed(1))
+    before = [p.detach().clone() for p in encoder.parameters()]
+    scan = cl.SCAN(3, num_neighbors=4, epochs=1, self_label_epochs=0, lr=1e-2, encoder_lr=1e-5, weight_decay=0.0,
+                   batch_size=24, finetune_encoder=True)
+    scan.fit(images, encoder)
+    moved = max(float((a - b.detach()).abs().max()) for a, b in zip(before, encoder.parameters()))
+    assert 0.5e-5 < moved <= 1e-5 * 1.01  # float32 rounding of weights of size ~0.1
+    assert "encoder_lr=1e-05" in repr(scan)
+    with pytest.raises(ValueError, match="encoder_lr"):
+        cl.SCAN(3, encoder_lr=0.0)
+
+
+def test_scan_given_neighbors_are_used_instead_of_mined_ones() -> None:
+    # random features (60 points in 64 dimensions: any labelling is linearly separable, but their
+    # mined neighbours carry no class): given same-class neighbours, SCAN recovers the classes
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 2
+    features = torch.randn(60, 64, generator=g)
+    same = [torch.nonzero(labels == labels[i]).flatten() for i in range(60)]
+    neighbors = torch.stack([row[row != i][:5] for i, row in enumerate(same)])  # (60, 5), same class
+    options = dict(epochs=60, self_label_epochs=0, lr=5e-2, batch_size=60)
+    scan = cl.SCAN(2, **options)
+    predicted = scan.fit_predict(features, neighbors=neighbors)
+    assert torch.equal(scan.neighbors_, neighbors)
+    assert clustering_accuracy(labels, predicted) == 1.0
+    mined = cl.SCAN(2, num_neighbors=5, **options).fit_predict(features)
+    assert clustering_accuracy(labels, mined) < 0.8
+
+
+@pytest.mark.parametrize(
+    ("neighbors", "error", "match"),
+    [
+        (torch.zeros(10, 3), TypeError, "integer tensor"),
+        (torch.ones(9, 3, dtype=torch.long), ValueError, r"shape \(N, k\)"),
+        (torch.ones(10, dtype=torch.long), ValueError, r"shape \(N, k\)"),
+        (torch.full((10, 2), 10, dtype=torch.long), ValueError, "indices in"),
+        (torch.arange(10)[:, None].repeat(1, 2), ValueError, "own neighbour"),
+        ([[1, 2]] * 10, TypeError, "torch.Tensor"),
+    ],
+)
+def test_scan_bad_neighbors(neighbors: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        cl.SCAN(2, epochs=1, self_label_epochs=0, batch_size=10).fit(torch.rand(10, 3), neighbors=neighbors)
 
 
 def test_scan_with_callable_encoder_returning_named_tuple() -> None:

@@ -249,3 +249,24 @@ def test_z_ablation_runs_each_variant(tmp_path: Path, keep_threads: None) -> Non
     assert ablation.neighbour_purity(z, labels, k=3) == 1 / 3
     with pytest.raises(SystemExit):
         ablation.main(["--variants", "nonsense", "--out", str(tmp_path / "bad")])
+
+
+def test_scan_levers_whitened_code_and_heads() -> None:
+    # the encoder SCAN fine-tunes through must give exactly the whitened codes the features rows use
+    from invariant_inr import IRLINR
+    from invariant_inr.cluster import PCAWhitening
+
+    levers = _load_benchmark("scan_levers")
+    tiny = {"encoder_width": 4, "num_frequencies": 8, "inr_hidden": [16], "hyper_hidden": [16], "head_hidden": [16], "latent_dim": 4}
+    model = IRLINR(1, 16, **tiny).eval()
+    images = torch.rand(24, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        z = model.encode(images).z
+        whitening = PCAWhitening().fit(z.double())
+        through_encoder = levers.WhitenedCode(model, whitening)(images)
+    assert torch.allclose(through_encoder.double(), whitening.transform(z.double()), atol=1e-4)
+    assert levers.parse_heads("linear, 256") == [None, 256]
+    with pytest.raises(Exception, match="hidden width"):
+        levers.parse_heads("linear,wide")
+    labels = torch.tensor([0, 0, 1, 1])
+    assert levers.neighbour_purity(torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]), labels, 1) == 1.0

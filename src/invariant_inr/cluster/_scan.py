@@ -35,6 +35,21 @@ def _feature_output(output: Any) -> Tensor:
     return features
 
 
+def _check_neighbors(neighbors: Any, n: int) -> Tensor:
+    """Validated ``(N, k)`` int64 neighbour indices on the CPU, as given to ``SCAN.fit``."""
+    _checks.check_tensor(neighbors, "neighbors")
+    if neighbors.dtype.is_floating_point or neighbors.dtype.is_complex or neighbors.dtype == torch.bool:
+        raise TypeError(f"neighbors must be an integer tensor of indices, got dtype {neighbors.dtype}")
+    if neighbors.dim() != 2 or neighbors.shape[0] != n or neighbors.shape[1] < 1:
+        raise ValueError(f"neighbors must have shape (N, k) = ({n}, k >= 1), got {tuple(neighbors.shape)}")
+    indices = neighbors.detach().to("cpu", torch.int64)
+    if bool((indices < 0).any()) or bool((indices >= n).any()):
+        raise ValueError(f"neighbors must be indices in [0, {n - 1}], got values in [{int(indices.min())}, {int(indices.max())}]")
+    if bool((indices == torch.arange(n)[:, None]).any()):
+        raise ValueError("neighbors: a sample must not be its own neighbour")
+    return indices
+
+
 def _batches(order: Tensor, batch_size: int) -> list[Tensor]:
     """Split a permutation into batches, dropping a last partial batch when there is a full one."""
     n = order.shape[0]
@@ -83,9 +98,14 @@ class SCAN:
         weight_decay: Adam weight decay.
         batch_size: samples per step.
         num_heads: clustering heads trained in parallel in the clustering step.
+        head_hidden: hidden width of each head (a two-layer MLP, see :class:`ClusteringHead`), or
+            ``None`` for the linear heads of the SCAN paper.
         augment: callable ``(B, ...) -> (B, ...)`` applied to anchors and neighbours; ``None`` for
             the default (``random_rotate_translate`` on images, nothing on features).
         finetune_encoder: also train the encoder's parameters.
+        encoder_lr: Adam learning rate of the encoder's parameters when fine-tuned (``None``: ``lr``).
+            A head trained for seconds wants a large ``lr`` that would wreck a pretrained encoder;
+            this keeps the encoder's steps small.
         metric: similarity used to mine neighbours, ``"cosine"`` or ``"euclidean"``.
         seed: seed of every random choice (head initialisation, batches, neighbours, augmentation).
         device: where to train (default: the encoder's device, or the features', or the CPU).
@@ -122,8 +142,10 @@ class SCAN:
         weight_decay: float = 1e-4,
         batch_size: int = 256,
         num_heads: int = 1,
+        head_hidden: int | None = None,
         augment: Callable[[Tensor], Tensor] | None = None,
         finetune_encoder: bool = False,
+        encoder_lr: float | None = None,
         metric: Literal["cosine", "euclidean"] = "cosine",
         seed: int = 0,
         device: torch.device | str | None = None,
@@ -142,10 +164,12 @@ class SCAN:
         self.weight_decay = _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
         self.batch_size = _checks.check_positive_int(batch_size, "batch_size")
         self.num_heads = _checks.check_positive_int(num_heads, "num_heads")
+        self.head_hidden = None if head_hidden is None else _checks.check_positive_int(head_hidden, "head_hidden")
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a callable or None, got {_checks.describe(augment)}")
         self.augment = augment
         self.finetune_encoder = bool(finetune_encoder)
+        self.encoder_lr = None if encoder_lr is None else _checks.check_positive_float(encoder_lr, "encoder_lr")
         self.metric = _checks.check_choice(metric, "metric", ("cosine", "euclidean"))
         self.seed = int(seed)
         self.device = device
@@ -155,8 +179,8 @@ class SCAN:
         return (
             f"SCAN(num_clusters={self.num_clusters}, num_neighbors={self.num_neighbors}, "
             f"entropy_weight={self.entropy_weight}, epochs={self.epochs}, self_label_epochs={self.self_label_epochs}, "
-            f"lr={self.lr}, batch_size={self.batch_size}, num_heads={self.num_heads}, "
-            f"finetune_encoder={self.finetune_encoder})"
+            f"lr={self.lr}, batch_size={self.batch_size}, num_heads={self.num_heads}, head_hidden={self.head_hidden}, "
+            f"finetune_encoder={self.finetune_encoder}, encoder_lr={self.encoder_lr})"
         )
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -209,26 +233,37 @@ class SCAN:
 
     # ---- public API ------------------------------------------------------------------------
 
-    def fit(self, X: Any, encoder: Callable[[Tensor], Any] | None = None) -> SCAN:
+    def fit(
+        self, X: Any, encoder: Callable[[Tensor], Any] | None = None, *, neighbors: Tensor | None = None
+    ) -> SCAN:
         """Mine neighbours, train the clustering head(s), then self-label.
 
         Args:
             X: ``(N, C, H, W)`` images when ``encoder`` is given, else ``(N, D)`` features.
             encoder: callable or ``nn.Module`` mapping ``(B, C, H, W)`` images to ``(B, D)``
                 features (or to an object with a ``.z`` tensor); ``None`` for features.
+            neighbors: ``(N, k)`` integer indices of each sample's neighbours, mined elsewhere
+                (e.g. :func:`mine_neighbors` on canonicalised pixels, whose neighbours can be purer
+                than those of the features the head is trained on); ``None`` mines
+                ``num_neighbors`` from the features. A sample must not be its own neighbour.
 
         Returns:
             ``self``, with ``labels_``, ``history_``, ``neighbors_``, ``head_`` set.
         """
-        data = self._prepare(X, encoder)
+        data = self._prepare(X, encoder, mine=neighbors is None)
         generator = torch.Generator().manual_seed(self.seed)  # batches and neighbour picks
         augment = self._training_augment(encoder)
         features = self._embed_all(data)  # (N, D), un-augmented
-        self.neighbors_ = mine_neighbors(features, self.num_neighbors, metric=self.metric)  # (N, k), CPU
+        if neighbors is None:
+            self.neighbors_ = mine_neighbors(features, self.num_neighbors, metric=self.metric)  # (N, k), CPU
+        else:
+            self.neighbors_ = _check_neighbors(neighbors, data.shape[0])
         self.head_ = self._new_head(features)
         finetune = self.finetune_encoder and isinstance(encoder, nn.Module)
-        parameters = list(self.head_.parameters()) + (list(encoder.parameters()) if finetune else [])  # type: ignore[union-attr]
-        optimizer = torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay)
+        groups: list[dict[str, Any]] = [{"params": list(self.head_.parameters())}]
+        if finetune:
+            groups.append({"params": list(encoder.parameters()), "lr": self.encoder_lr or self.lr})  # type: ignore[union-attr]
+        optimizer = torch.optim.Adam(groups, lr=self.lr, weight_decay=self.weight_decay)
         was_training = isinstance(encoder, nn.Module) and encoder.training
         if isinstance(encoder, nn.Module):
             encoder.train(finetune)
@@ -244,12 +279,12 @@ class SCAN:
         self.labels_ = self.predict(data)
         return self
 
-    def _prepare(self, X: Any, encoder: Any) -> Tensor:
+    def _prepare(self, X: Any, encoder: Any, *, mine: bool) -> Tensor:
         """Check the input, remember the encoder and choose (and move to) the training device."""
         data = self._check_input(X, encoder)
         n = data.shape[0]
         _check_num_clusters(self.num_clusters, n)
-        if self.num_neighbors > n - 1:
+        if mine and self.num_neighbors > n - 1:
             raise ValueError(f"num_neighbors must be at most N - 1 = {n - 1} for {n} samples, got {self.num_neighbors}")
         self.encoder_ = encoder
         self._device = self._resolve_device(data, encoder)
@@ -272,7 +307,7 @@ class SCAN:
         """Fresh heads, initialised from ``seed`` without touching the global RNG, on the training device."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            head = ClusteringHead(features.shape[1], self.num_clusters, num_heads=self.num_heads)
+            head = ClusteringHead(features.shape[1], self.num_clusters, num_heads=self.num_heads, hidden=self.head_hidden)
         return head.to(device=self._device, dtype=features.dtype)
 
     def _clustering_step(
@@ -387,6 +422,8 @@ class SCAN:
         """The most probable cluster ``(N,)`` (``int64``, on the CPU) of each input."""
         return self.predict_proba(X).argmax(dim=-1)
 
-    def fit_predict(self, X: Any, encoder: Callable[[Tensor], Any] | None = None) -> Tensor:
-        """``fit(X, encoder)`` then return ``labels_``."""
-        return self.fit(X, encoder).labels_
+    def fit_predict(
+        self, X: Any, encoder: Callable[[Tensor], Any] | None = None, *, neighbors: Tensor | None = None
+    ) -> Tensor:
+        """``fit(X, encoder, neighbors=neighbors)`` then return ``labels_``."""
+        return self.fit(X, encoder, neighbors=neighbors).labels_

@@ -1,0 +1,230 @@
+#!/usr/bin/env python
+"""Levers of SCAN on a trained model: where the neighbours come from, and fine-tuning the encoder (appendix C).
+
+Takes a model trained by ``benchmarks/reproduce.py quick`` (its checkpoint ``OUT/ckpt_<tag>/last.pt``)
+and, on the same seeded MNIST(U) split (10,000 training / 2,000 test images):
+
+1. **Neighbour sources.** The 20-nearest-neighbour purity (the fraction of a sample's neighbours
+   that share its label) on the training images for raw pixels, pixels canonicalised by the model's
+   rule, ``z`` and PCA-whitened ``z``: SCAN learns from these neighbours, so their purity bounds
+   what it can reach.
+2. **SCAN on whitened z, features mode** (the head alone, ``reproduce.py``'s settings): the reference,
+   with the neighbours mined from whitened ``z`` (the default), from the canonicalised pixels, or
+   from their 64 principal components; and the no-learning baseline, SCAN on the 64 principal
+   components of the canonicalised pixels, with the same three neighbour sources (``--seeds`` seeds).
+3. **SCAN through the encoder**, images augmented by a random rotation and translation (the
+   paper's "R + T"), the encoder followed by the whitening fitted on the training codes (a fixed
+   linear map), for ``--epochs`` clustering and ``--self-label-epochs`` self-labelling epochs:
+   once with the encoder frozen and once fine-tuned at ``--encoder-lr`` (the head at ``--lr``).
+
+Every accuracy is on the 2,000 test images (Hungarian matching). Writes ``OUT/results.json`` and
+``OUT/results.md`` with the command, machine, date and wall times.
+
+Usage::
+
+    python benchmarks/scan_levers.py /work/exp/dsweep/ckpt_moments_d32/last.pt --out benchmarks/results/scan_levers
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from invariant_inr import IRLINR
+from invariant_inr.center import canonicalize
+from invariant_inr.cluster import SCAN, PCAWhitening
+from invariant_inr.cluster._neighbors import mine_neighbors
+from invariant_inr.inference import encode_all
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _run_record import run_record, write_json  # noqa: E402
+from reproduce import NUM_CLASSES, SCAN_DEFAULTS, build_parser, load_data, log, resolve_settings, scores, summarize  # noqa: E402
+
+
+class WhitenedCode(nn.Module):
+    """``model.encode(x).z`` followed by a fixed PCA whitening: the features SCAN sees, differentiable."""
+
+    def __init__(self, model: IRLINR, whitening: PCAWhitening) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", whitening.mean.float())
+        self.register_buffer("projection", (whitening.components.T / whitening.scale).float())  # (D, D')
+
+    def forward(self, images: Tensor) -> Tensor:
+        return (self.model.encode(images).z - self.mean) @ self.projection
+
+
+def parse_heads(text: str) -> list[int | None]:
+    """``"linear,256"`` -> ``[None, 256]``: the ``head_hidden`` of each features-mode SCAN row."""
+    heads: list[int | None] = []
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        if item == "linear":
+            heads.append(None)
+        elif item.isdigit() and int(item) > 0:
+            heads.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"expected 'linear' or a positive hidden width, got {item!r}")
+    return heads
+
+
+def head_name(head_hidden: int | None) -> str:
+    return "linear" if head_hidden is None else f"MLP, {head_hidden} hidden"
+
+
+def neighbour_purity(features: Tensor, labels: Tensor, k: int) -> float:
+    """Fraction of the ``k`` cosine nearest neighbours of each sample that share its label."""
+    neighbours = mine_neighbors(features.float(), k, metric="cosine")  # (N, k)
+    return float((labels[neighbours] == labels[:, None]).double().mean())
+
+
+def run_scan_encoder(model: IRLINR, whitening: PCAWhitening, train: Any, test: Any, options: dict[str, Any],
+                     finetune: bool, seed: int) -> dict[str, Any]:
+    """SCAN through the (frozen or fine-tuned) encoder, from a fresh copy of the trained model."""
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    encoder = WhitenedCode(model, whitening)
+    scan = SCAN(NUM_CLASSES, seed=seed, finetune_encoder=finetune, **options)
+    start = time.perf_counter()
+    try:
+        scan.fit(train.images, encoder=encoder)
+        encoder.eval()
+        predictions = scan.predict(test.images)
+    finally:
+        model.load_state_dict(state)  # the next variant starts from the same trained model
+        model.eval()
+    return {"seconds": time.perf_counter() - start, **scores(test.labels, predictions),
+            "history": scan.history_, "options": {**options, "finetune_encoder": finetune}}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="a model or training checkpoint of reproduce.py quick")
+    parser.add_argument("--seed", type=int, default=0, help="the --seed of the reproduce.py run (its split)")
+    parser.add_argument("--noise", type=float, default=0.0, help="the --noise of the reproduce.py run")
+    parser.add_argument("--epochs", type=int, default=4, help="SCAN clustering epochs through the encoder")
+    parser.add_argument("--self-label-epochs", type=int, default=2, help="self-labelling epochs through the encoder")
+    parser.add_argument("--lr", type=float, default=1e-2, help="learning rate of the clustering head")
+    parser.add_argument("--encoder-lr", type=float, default=1e-4, help="learning rate of the fine-tuned encoder")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--seeds", type=int, default=5, help="SCAN seeds of each features-mode row")
+    parser.add_argument("--heads", type=parse_heads, default=[None, 256],
+                        help="comma-separated heads of the features-mode rows: 'linear' or a hidden width (default linear,256)")
+    parser.add_argument("--variants", default="frozen,finetuned", help="comma-separated: frozen, finetuned")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = resolve_settings(build_parser().parse_args(["quick", "--seed", str(args.seed), "--noise", str(args.noise)]))
+    started = time.perf_counter()
+    times: dict[str, float] = {}
+    train, test = load_data(settings)
+    model = IRLINR.load(args.checkpoint).eval()
+    rule = model.config.canonical_rule
+    t = time.perf_counter()
+    z_train = encode_all(model, train.images, batch_size=256).z
+    z_test = encode_all(model, test.images, batch_size=256).z
+    times["encode train + test"] = time.perf_counter() - t
+    whitening = PCAWhitening().fit(z_train.double())
+
+    t = time.perf_counter()
+    canonical = canonicalize(train.images, rule).flatten(1)
+    sources = {"raw pixels": train.images.flatten(1), f"{rule}-canonicalised pixels": canonical, "z": z_train,
+               "PCA-whitened z": whitening.transform(z_train.double())}
+    purity = {name: neighbour_purity(features, train.labels, SCAN_DEFAULTS["num_neighbors"]) for name, features in sources.items()}
+    times["20-NN purity"] = time.perf_counter() - t
+    for name, value in purity.items():
+        log(f"20-NN purity, {name}: {value:.4f}")
+
+    t = time.perf_counter()
+    pixels_pca = PCAWhitening(dims=64).fit(canonical.double())
+    canonical_test = canonicalize(test.images, rule).flatten(1)
+    pixel_components = (  # projected, not whitened: the best pixel SCAN setting of pixel_baselines.py
+        (pixels_pca.transform(canonical.double()) * pixels_pca.scale).float(),
+        (pixels_pca.transform(canonical_test.double()) * pixels_pca.scale).float())
+    whitened_z = (whitening.transform(z_train.double()).float(), whitening.transform(z_test.double()).float())
+    features = {  # name: (train, test) features the head is trained on
+        "PCA-whitened z": whitened_z,
+        f"{rule}-canonicalised pixels, 64 principal components (no learning)": pixel_components,
+    }
+    k = SCAN_DEFAULTS["num_neighbors"]
+    neighbour_sources = {"PCA-whitened z": mine_neighbors(whitened_z[0], k),
+                         f"{rule}-canonicalised pixels": mine_neighbors(canonical, k),
+                         "64 principal components of those": mine_neighbors(pixel_components[0], k)}
+    features_results: list[dict[str, Any]] = []
+    for head_hidden in args.heads:
+        for feature_name, (f_train, f_test) in features.items():
+            for source, neighbours in neighbour_sources.items():
+                runs = [
+                    scores(test.labels, SCAN(NUM_CLASSES, seed=s, head_hidden=head_hidden, **SCAN_DEFAULTS)
+                           .fit(f_train, neighbors=neighbours).predict(f_test))
+                    for s in range(args.seeds)
+                ]
+                row = {"features": feature_name, "neighbours": source, "head_hidden": head_hidden, **summarize(runs)}
+                features_results.append(row)
+                log(f"SCAN ({head_name(head_hidden)} head) on {feature_name}, neighbours from {source}: accuracy "
+                    f"{100 * row['accuracy']['mean']:.1f} ± {100 * row['accuracy']['std']:.1f}")
+    times["SCAN features mode, neighbour sources"] = time.perf_counter() - t
+
+    options = {**SCAN_DEFAULTS, "epochs": args.epochs, "self_label_epochs": args.self_label_epochs, "lr": args.lr,
+               "batch_size": args.batch_size, "encoder_lr": args.encoder_lr}
+    encoder_results: dict[str, Any] = {}
+    for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+        if variant not in ("frozen", "finetuned"):
+            raise SystemExit(f"--variants: expected frozen and/or finetuned, got {variant!r}")
+        log(f"SCAN through the encoder, {variant}: {args.epochs} + {args.self_label_epochs} epochs")
+        encoder_results[variant] = run_scan_encoder(model, whitening, train, test, options, variant == "finetuned", args.seed)
+        times[f"SCAN through the encoder, {variant}"] = encoder_results[variant]["seconds"]
+        log(f"  accuracy {encoder_results[variant]['accuracy']:.4f} in {encoder_results[variant]['seconds']:.0f} s")
+    times["total"] = time.perf_counter() - started
+
+    record = {**run_record(torch.device("cpu"), script="scan_levers.py", argv=argv), "checkpoint": str(args.checkpoint), "split_seed": args.seed, "noise": args.noise,
+              "neighbour_purity_20nn_train": purity, "scan_features_mode": features_results,
+              "scan_through_encoder": encoder_results, "wall_times": times}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "results.json", record)
+    (args.out / "results.md").write_text(markdown(record))
+    print(markdown(record))
+    return record
+
+
+def markdown(record: dict[str, Any]) -> str:
+    lines = [
+        "# SCAN levers: neighbour sources and encoder fine-tuning (MNIST(U), quick split)",
+        "",
+        f"Command: `{record['command']}`; {record['date']}; "
+        f"{record['machine']['cpu']}, {record['machine']['torch_threads']} threads, load at start "
+        f"{record['machine']['load_average_at_start'][0]:.1f}.",
+        f"Model: `{record['checkpoint']}`; split seed {record['split_seed']}, noise {record['noise']}.",
+        "",
+        "| 20-NN purity on the 10,000 training images | purity |",
+        "|---|---:|",
+        *(f"| {name} | {100 * value:.1f} % |" for name, value in record["neighbour_purity_20nn_train"].items()),
+        "",
+        f"| SCAN, features mode ({SCAN_DEFAULTS['epochs']} + {SCAN_DEFAULTS['self_label_epochs']} epochs; test accuracy, "
+        "2,000 images) | neighbours from | head | accuracy | NMI |",
+        "|---|---|---|---:|---:|",
+        *(f"| {row['features']} | {row['neighbours']} | {head_name(row['head_hidden'])} | "
+          f"{100 * row['accuracy']['mean']:.1f} ± {100 * row['accuracy']['std']:.1f} % | {row['nmi']['mean']:.3f} |"
+          for row in record["scan_features_mode"]),
+        "",
+        "| SCAN through the encoder (test accuracy, 2,000 images, one seed) | accuracy | NMI | ARI | seconds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for variant, result in record["scan_through_encoder"].items():
+        o = result["options"]
+        lines.append(
+            f"| through the encoder, {variant} ({o['epochs']} + {o['self_label_epochs']} epochs, R + T, head lr {o['lr']}"
+            + (f", encoder lr {o['encoder_lr']}" if variant == "finetuned" else "")
+            + f") | {100 * result['accuracy']:.1f} % | {result['nmi']:.3f} | {result['ari']:.3f} | {result['seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
