@@ -114,7 +114,7 @@ def test_train_resume_embed_cluster_reconstruct(
         assert 1 / 3 - 1e-9 <= scores["accuracy"] <= 1.0 and "against the labels" in stdout
 
     from invariant_inr.cli import read_embeddings
-    from invariant_inr.cluster import kmeans, whiten
+    from invariant_inr.cluster import SCAN, kmeans, whiten
 
     code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--out", str(tmp_path / "w.csv"), "--quiet"], capsys)
     with (tmp_path / "w.csv").open() as handle:
@@ -130,6 +130,14 @@ def test_train_resume_embed_cluster_reconstruct(
     code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--method", "scan", "--scan-epochs", "1",
                       "--self-label-epochs", "1", "--num-neighbors", "3", "--batch-size", "6", "--out", str(tmp_path / "ws.csv"), "--quiet"], capsys)
     assert code == 0 and len((tmp_path / "ws.csv").read_text().splitlines()) == 19  # header + 18 images
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "3", "--whiten", "--method", "scan", "--scan-epochs", "2",
+                      "--self-label-epochs", "0", "--num-neighbors", "3", "--batch-size", "6", "--head-hidden", "8",
+                      "--out", str(tmp_path / "mlp.csv"), "--quiet"], capsys)
+    with (tmp_path / "mlp.csv").open() as handle:
+        mlp = [int(row["cluster"]) for row in csv.DictReader(handle)]
+    direct = SCAN(3, num_neighbors=3, epochs=2, self_label_epochs=0, batch_size=6, head_hidden=8).fit_predict(
+        whiten(read_embeddings(tmp_path / "z.pt")[0]))
+    assert code == 0 and mlp == direct.tolist()  # the flag reaches SCAN: an MLP head, same everything else
 
     png = tmp_path / "grid.png"
     code, _, _ = run(["reconstruct", str(trained), str(data_file), "--out", str(png), "--rotations", "3",

@@ -24,6 +24,8 @@ _SCAN_OPTIONS = (
     ("--self-label-epochs", dict(type=non_negative_int, default=25, help="epochs of self-labelling (default 25)")),
     ("--lr", dict(type=positive_float, default=1e-4, help="Adam learning rate (default 1e-4)")),
     ("--batch-size", dict(type=positive_int, default=256, help="batch size, also for encoding (default 256)")),
+    ("--head-hidden", dict(type=positive_int, default=None,
+                           help="hidden width of a two-layer MLP clustering head (default: the SCAN paper's linear head)")),
 )
 
 
@@ -95,7 +97,7 @@ def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Ten
     scan = SCAN(
         k, num_neighbors=min(args.num_neighbors, z.shape[0] - 1), entropy_weight=args.entropy_weight,
         epochs=args.scan_epochs, self_label_epochs=args.self_label_epochs, lr=args.lr, batch_size=args.batch_size,
-        seed=args.seed, verbose=not args.quiet and not args.no_progress,
+        head_hidden=args.head_hidden, seed=args.seed, verbose=not args.quiet and not args.no_progress,
     )
     if model is not None:
         model.eval()
