@@ -212,10 +212,10 @@ def markdown(record: dict[str, Any]) -> str:
         *(f"| {row['features']} | {row['neighbours']} | {head_name(row['head_hidden'])} | "
           f"{100 * row['accuracy']['mean']:.1f} ± {100 * row['accuracy']['std']:.1f} % | {row['nmi']['mean']:.3f} |"
           for row in record["scan_features_mode"]),
-        "",
-        "| SCAN through the encoder (test accuracy, 2,000 images, one seed) | accuracy | NMI | ARI | seconds |",
-        "|---|---:|---:|---:|---:|",
     ]
+    if record["scan_through_encoder"]:
+        lines += ["", "| SCAN through the encoder (test accuracy, 2,000 images, one seed) | accuracy | NMI | ARI | seconds |",
+                  "|---|---:|---:|---:|---:|"]
     for variant, result in record["scan_through_encoder"].items():
         o = result["options"]
         lines.append(
