@@ -269,4 +269,5 @@ def test_scan_levers_whitened_code_and_heads() -> None:
     with pytest.raises(Exception, match="hidden width"):
         levers.parse_heads("linear,wide")
     labels = torch.tensor([0, 0, 1, 1])
-    assert levers.neighbour_purity(torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]), labels, 1) == 1.0
+    assert levers.purity_of(torch.tensor([[1], [0], [3], [2]]), labels) == 1.0
+    assert levers.purity_of(torch.tensor([[2], [3], [0], [1]]), labels) == 0.0
