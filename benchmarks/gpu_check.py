@@ -166,7 +166,8 @@ def slice_headline(results: dict[str, Any]) -> dict[str, Any]:
             "seconds_per_pass": training["train_seconds"] / passes if passes else None,
             "final_losses": training.get("final_losses"),
             "table1": {key: pose.get(key) for key in ("rotation_pearson", "rotation_circular_correlation", "rotation_median_error_deg",
-                                                      "translation_pearson_x", "translation_pearson_y")},
+                                                      "translation_pearson_x", "translation_pearson_y",
+                                                      "displacement_pearson_x", "displacement_pearson_y")},
             "table2": {name: (clustering.get(name) or {}).get("accuracy", {}).get("mean") for name in ("kmeans", "agglomerative")},
         }
     return out

@@ -110,7 +110,8 @@ def main() -> None:
     print(f"trained {args.epochs} epoch(s) in {seconds:.0f} s")
     print(f"rotation: circular correlation {pose.rotation_circular_correlation:.3f}, "
           f"Pearson (unwrapped) {pose.rotation_pearson:.3f}, median error {pose.rotation_median_error_deg:.1f} deg")
-    print(f"translation: Pearson x {pose.translation_pearson_x:.3f}, y {pose.translation_pearson_y:.3f}")
+    print(f"translation: Pearson x {pose.translation_pearson_x:.3f}, y {pose.translation_pearson_y:.3f}; "
+          f"displacement (rotation-free): x {pose.displacement_pearson_x:.3f}, y {pose.displacement_pearson_y:.3f}")
     for name in ("kmeans", "agglomerative", "kmeans_raw_pixels"):
         print(f"{name:>18}: " + ", ".join(f"{k} {v:.3f}" for k, v in results[name].items()))
     try:

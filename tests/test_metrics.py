@@ -302,6 +302,32 @@ def test_pose_recovery_synthetic() -> None:
     assert set(noisy.as_dict()) == set(metrics.PoseRecovery._fields)
 
 
+def test_pose_recovery_displacement_ignores_half_turn_flips() -> None:
+    """A few half-turn rotation errors negate the predicted tau (S = R o T) but not S_g(0) = R tau."""
+    gen = torch.Generator().manual_seed(5)
+    n = 2000
+    theta = torch.rand(n, generator=gen, dtype=torch.float64) * TWO_PI
+    tau = torch.randn(n, 2, generator=gen, dtype=torch.float64) * 0.2
+    flip = torch.zeros(n, dtype=torch.bool)
+    flip[:8] = True  # 0.4 % of the samples a half turn off, as an ambiguous third moment gives
+    theta_hat = torch.where(flip, theta + math.pi, theta)
+    tau_hat = torch.where(flip.unsqueeze(1), -tau, tau)  # R_{theta + pi}(-tau) = R_theta tau: same displacement
+    result = metrics.pose_recovery(theta, tau, theta_hat, tau_hat)
+    assert result.displacement_pearson_x == pytest.approx(1.0, abs=1e-12)
+    assert result.displacement_pearson_y == pytest.approx(1.0, abs=1e-12)
+    assert result.translation_pearson_x < 0.995 and result.translation_pearson_y < 0.995
+    # the displacement is where S_g takes the origin: against an independent computation
+    theta_noisy = theta + 0.3 * torch.randn(n, generator=gen, dtype=torch.float64)
+    tau_noisy = tau + 0.05 * torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    noisy = metrics.pose_recovery(theta, tau, theta_noisy, tau_noisy)
+    origin = torch.zeros(n, 1, 2, dtype=torch.float64)
+    moved = transform_points(origin, theta, tau)[:, 0].numpy()
+    moved_hat = transform_points(origin, theta_noisy, tau_noisy)[:, 0].numpy()
+    for axis, value in enumerate((noisy.displacement_pearson_x, noisy.displacement_pearson_y)):
+        assert value == pytest.approx(np.corrcoef(moved[:, axis], moved_hat[:, axis])[0, 1], abs=1e-12)
+        assert 0.5 < value < 0.99
+
+
 def test_pose_recovery_input_checks() -> None:
     theta, tau = np.zeros(5), np.zeros((5, 2))
     with pytest.raises(ValueError, match="same length"):

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from invariant_inr import IRLINR, IRLINRConfig, canonical_pose, center_of_mass, foreground_weights, make_sprites
+from invariant_inr.foreground import remove_background
 from invariant_inr.losses import symmetry_breaking_loss
+from invariant_inr.se2 import transform_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +53,61 @@ def test_canonical_denoise_is_saved_and_old_configs_load():
     assert _tiny().config.canonical_denoise == "none"  # the default: the paper's rule
     with pytest.raises(ValueError, match="canonical_denoise"):
         _tiny(canonical_denoise="median")
+
+
+@pytest.mark.parametrize("pose, pose_head", [("analytic", "mlp"), ("learned", "weight_map"), ("learned", "mlp")])
+@pytest.mark.parametrize("canonical_denoise", ["none", "auto"])
+def test_encoder_denoise_shows_the_backbone_the_cleaned_image(pose, pose_head, canonical_denoise):
+    """``encoder_denoise="auto"``: the backbone sees ``remove_background`` of the image (canonicalised
+    where it sees the canonical image); a pose from the rule is the one without the option."""
+    images = _noisy_sprites()
+    options = dict(pose=pose, pose_head=pose_head, canonical_rule="moments", canonical_denoise=canonical_denoise)
+    plain = _tiny(**options).eval()
+    model = _tiny(**options, encoder_denoise="auto").eval()
+    model.load_state_dict(plain.state_dict())  # the same weights: only what the backbone sees differs
+    seen = []
+    hook = model.encoder.backbone.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    enc, ref = model.encode(images), plain.encode(images)
+    hook.remove()
+    if model.encoder.sees_canonical_images:  # the rule's pose (not the MLP head's, which reads the backbone)
+        torch.testing.assert_close(enc.theta, ref.theta, rtol=0, atol=0)
+        torch.testing.assert_close(enc.tau, ref.tau, rtol=0, atol=0)
+    cleaned = remove_background(images)
+    expected = cleaned if model.encoder.pose_map is None and pose == "learned" else transform_images(cleaned, enc.theta, enc.tau)
+    torch.testing.assert_close(seen[0], expected)
+    assert not torch.allclose(enc.z, ref.z, atol=1e-4)  # the noise outside the object no longer reaches z
+    assert "input_denoise='auto'" in repr(model.encoder)
+
+
+def test_encoder_denoise_is_the_identity_without_noise_and_is_saved():
+    images = make_sprites(6, size=32, seed=0).images  # zero background: nothing to remove
+    plain = _tiny(pose="analytic", canonical_rule="moments").eval()
+    model = _tiny(pose="analytic", canonical_rule="moments", canonical_denoise="auto", encoder_denoise="auto").eval()
+    model.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(model.encode(images).z, plain.encode(images).z, rtol=0, atol=0)
+    data = model.config.to_dict()
+    assert data["encoder_denoise"] == "auto" and IRLINRConfig.from_dict(data) == model.config
+    del data["encoder_denoise"]  # saved before the option existed: the image itself, as it was trained
+    assert IRLINRConfig.from_dict(data).encoder_denoise == "none"
+    assert _tiny().config.encoder_denoise == "none"
+    with pytest.raises(ValueError, match="encoder_denoise"):
+        _tiny(encoder_denoise="blur")
+    loss = model.loss(_noisy_sprites(), generator=torch.Generator().manual_seed(0))
+    assert bool(torch.isfinite(loss.total.detach()))
+
+
+def test_remove_background_channels_sum_to_the_foreground_weights():
+    rgb = make_sprites(4, size=32, seed=3).images.repeat(1, 3, 1, 1) * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1)
+    noisy = rgb + 0.1 * torch.randn(rgb.shape, generator=torch.Generator().manual_seed(2))
+    cleaned = remove_background(noisy)
+    assert cleaned.shape == noisy.shape and bool((cleaned >= 0).all())
+    torch.testing.assert_close(cleaned.sum(dim=1, keepdim=True), foreground_weights(noisy))
+    outside = foreground_weights(noisy) == 0
+    assert bool((cleaned * outside).eq(0).all()) and float(outside.double().mean()) > 0.5  # the background is zeroed
+    # noiseless: the image (one sprite has a faint rendering haze of 5e-6 over its frame, taken as background)
+    torch.testing.assert_close(remove_background(rgb), rgb.clamp_min(0), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="low_threshold"):
+        remove_background(noisy, threshold=1.0, low_threshold=2.0)
 
 
 def test_learned_pose_loss_targets_the_denoised_rule():

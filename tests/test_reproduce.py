@@ -94,6 +94,8 @@ POSE_KEYS = {
     "rotation_within_5deg",
     "translation_pearson_x",
     "translation_pearson_y",
+    "displacement_pearson_x",
+    "displacement_pearson_y",
 }
 
 

@@ -16,7 +16,7 @@ from ._version import __version__
 from .augment import NuisanceAugment
 from .canonicalizer import QuarterTurnConv2d, WeightMapPose
 from .center import canonical_pose, canonicalize, center_of_mass, central_moments, pose_from_center_of_mass
-from .foreground import estimate_background, foreground_weights
+from .foreground import estimate_background, foreground_weights, remove_background
 from .cluster import (
     SCAN,
     ClusteringHead,
@@ -152,6 +152,7 @@ __all__ = [
     "pose_from_center_of_mass",
     "random_pose",
     "reconstruction_loss",
+    "remove_background",
     "resnet18_backbone",
     "rotation_matrix",
     "se2",

@@ -71,6 +71,7 @@ class IRLINRConfig:
     pose_head: str = "weight_map"
     canonical_rule: str = "harmonic"
     canonical_denoise: str = "none"
+    encoder_denoise: str = "none"
     num_frequencies: int = 256
     fourier_sigma: float = 2.0
     inr_hidden: tuple[int, ...] = (256, 256, 256)
@@ -140,6 +141,11 @@ class IRLINR(nn.Module):
             estimated per image; identical on noiseless images with a zero background). Applies
             wherever the rule is computed: the analytic pose and the symmetry-breaking target. See
             :func:`invariant_inr.center.canonical_pose`.
+        encoder_denoise: what the encoder's backbone sees: ``"none"`` (default: the image) or
+            ``"auto"`` (the image with its background removed by
+            :func:`invariant_inr.foreground.remove_background`, for noisy images; identical on
+            noiseless images with a zero background). The reconstruction target stays the image
+            itself. See ``docs/howto/noisy_images.rst``.
         num_frequencies: Fourier frequencies ``f`` (paper: 256).
         fourier_sigma: their standard deviation (paper: 2.0).
         inr_hidden: INR hidden widths (paper: 256, 256, 256).
@@ -199,6 +205,7 @@ class IRLINR(nn.Module):
         pose_head: Literal["mlp", "weight_map"] = "weight_map",
         canonical_rule: Literal["com", "moments", "harmonic"] = "harmonic",
         canonical_denoise: Literal["none", "auto"] = "none",
+        encoder_denoise: Literal["none", "auto"] = "none",
         num_frequencies: int = 256,
         fourier_sigma: float = 2.0,
         inr_hidden: Sequence[int] = (256, 256, 256),
@@ -242,6 +249,7 @@ class IRLINR(nn.Module):
             pose_head=_checks.check_choice(pose_head, "pose_head", POSE_HEADS),
             canonical_rule=_checks.check_choice(canonical_rule, "canonical_rule", CANONICAL_RULES),
             canonical_denoise=_checks.check_choice(canonical_denoise, "canonical_denoise", DENOISE_MODES),
+            encoder_denoise=_checks.check_choice(encoder_denoise, "encoder_denoise", DENOISE_MODES),
             num_frequencies=num_frequencies,
             fourier_sigma=_checks.check_positive_float(fourier_sigma, "fourier_sigma"),
             inr_hidden=_widths(inr_hidden, "inr_hidden"),
@@ -290,6 +298,7 @@ class IRLINR(nn.Module):
                 latent_norm=config.latent_norm,  # type: ignore[arg-type]
                 pose_head=config.pose_head,  # type: ignore[arg-type]
                 in_channels=config.in_channels,
+                input_denoise=config.encoder_denoise,  # type: ignore[arg-type]
             )
             self.fourier = FourierFeatures(config.num_frequencies, config.fourier_sigma, generator=generator)
             self.inr: FunctionalINR | ModulatedINR

@@ -93,6 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pose_head": "mlp",
         "canonical_rule": "com",
         "canonical_denoise": "none",
+        "encoder_denoise": "none",
         "num_frequencies": 256,
         "fourier_sigma": 2.0,
         "inr_hidden": (256, 256, 256),

@@ -29,6 +29,8 @@ MODEL_OPTIONS = (
      "(lowest strong angular harmonic); moments and harmonic are translation-independent"),
     ("--canonical-denoise", "canonical_denoise", str, "none (the rule weighs pixels by intensity) or auto (robust "
      "foreground weights, for noisy images)"),
+    ("--encoder-denoise", "encoder_denoise", str, "none (the encoder sees the image) or auto (the image with its background "
+     "removed, for noisy images)"),
     ("--num-frequencies", "num_frequencies", positive_int, "random Fourier frequencies f"),
     ("--fourier-sigma", "fourier_sigma", positive_float, "standard deviation of the Fourier frequencies"),
     ("--inr-hidden", "inr_hidden", int_list, "INR hidden widths, e.g. 256,256,256"),
@@ -54,6 +56,7 @@ CHOICES = {
     "pose": ("learned", "analytic"),
     "pose_head": ("mlp", "weight_map"),
     "canonical_denoise": ("none", "auto"),
+    "encoder_denoise": ("none", "auto"),
     "canonical_rule": ("com", "moments", "harmonic"),
     "consistency": ("cos", "mse"),
     "output_activation": ("identity", "sigmoid"),
