@@ -273,3 +273,25 @@ def test_scan_levers_whitened_code_and_heads() -> None:
     labels = torch.tensor([0, 0, 1, 1])
     assert levers.purity_of(torch.tensor([[1], [0], [3], [2]]), labels) == 1.0
     assert levers.purity_of(torch.tensor([[2], [3], [0], [1]]), labels) == 0.0
+
+
+def test_pose_table_rows_of_rules_and_models(tmp_path: Path, keep_threads: None) -> None:
+    from invariant_inr import IRLINR
+
+    pose_table = _load_benchmark("pose_table")
+    mnist = write_fake_mnist(tmp_path / "mnist", train=40, test=40)
+    tiny = {"encoder_width": 4, "num_frequencies": 8, "inr_hidden": [16], "hyper_hidden": [16], "head_hidden": [16], "latent_dim": 4}
+    # an analytic-pose model encodes exactly its rule's pose, so its row must repeat the rule's row
+    IRLINR(1, 32, pose="analytic", canonical_rule="moments", **tiny).save(tmp_path / "model.pt")
+    out = tmp_path / "table" / "results.md"
+    pose_table.main([
+        "--seeds", "0", "--rules", "moments", "com", "--model", f"0:{tmp_path / 'model.pt'}", "--mnist-root", str(mnist),
+        "--test-size", "30", "--image-size", "32", "--threads", "1", "--out", str(out),
+    ])
+    text = out.read_text()
+    assert text.count("| 0 |") == 3 and "--seeds 0 --rules moments com" in text
+    rows = {line.split(" | ")[0]: line.split(" | ", 2)[2] for line in text.splitlines() if line.endswith("|") and "| 0 |" in line}
+    assert rows["| `moments` rule"] == rows[f"| model `{tmp_path / 'model.pt'}`"]
+    assert rows["| `moments` rule"] != rows["| `com` rule"]
+    with pytest.raises(SystemExit):
+        pose_table.main(["--model", "model.pt"])  # SEED:PATH is required
