@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -27,14 +26,9 @@ from invariant_inr.center import CANONICAL_RULES, canonical_pose
 from invariant_inr.inference import encode_all
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the helpers shared by the benchmark scripts
 
-
-def _reproduce():
-    spec = importlib.util.spec_from_file_location("invariant_inr_reproduce", HERE / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+import reproduce  # noqa: E402
 
 
 def _model_arg(text: str) -> tuple[int, Path]:
@@ -45,7 +39,6 @@ def _model_arg(text: str) -> tuple[int, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    reproduce = _reproduce()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="split seeds (as reproduce.py --seed)")
     parser.add_argument("--rules", nargs="+", default=list(CANONICAL_RULES), choices=CANONICAL_RULES)
