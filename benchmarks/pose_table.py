@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", nargs="+", default=list(CANONICAL_RULES), choices=CANONICAL_RULES)
     parser.add_argument("--model", type=_model_arg, action="append", default=[], metavar="SEED:PATH",
                         help="a saved IRLINR scored on the split of SEED (repeatable)")
-    parser.add_argument("--mnist-root", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
+    parser.add_argument("--mnist-root", type=Path, default=reproduce.DEFAULT_MNIST_ROOT)
     parser.add_argument("--test-size", type=int, default=reproduce.PROTOCOLS["quick"]["test_size"],
                         help="test digits (default: the quick protocol's)")
     parser.add_argument("--image-size", type=int, default=reproduce.IMAGE_SIZE, help="image side in pixels (default: MNIST(U)'s)")
@@ -67,8 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         print(lines[-1], flush=True)
 
     for seed in sorted(set(args.seeds) | {s for s, _ in args.model}):
-        settings = {"image_size": args.image_size, "translation_std_pixels": reproduce.TRANSLATION_STD_PIXELS, "mnist_root": args.mnist_root,
-                    "train_size": 10, "test_size": args.test_size, "seed": seed}
+        # the split of `reproduce.py quick --seed SEED`; the training subset is not used, so keep it small
+        settings = reproduce.resolve_settings(reproduce.build_parser().parse_args([
+            "quick", "--seed", str(seed), "--mnist-root", str(args.mnist_root), "--train-size", "10",
+            "--test-size", str(args.test_size), "--image-size", str(args.image_size),
+        ]))
         _, test = reproduce.load_data(settings)
         base = reproduce.reference_digits(test, settings)
         if seed in args.seeds:
