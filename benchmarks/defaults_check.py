@@ -14,12 +14,20 @@ default. ``--num-test`` other sprites (seed 1) and their upright, centred copies
 * **code**: mean cosine of ``z`` between an image and its upright copy (*same*) and between
   different images (*other*), both after removing the mean code (so a shared offset does not count
   as agreement); a collapsed code has *other* close to *same*;
-* **clusters**: k-means accuracy of ``z`` against the three shapes (best of 10 inits).
+* **clusters**: k-means accuracy of ``z`` against the three shapes (best of 10 inits), and of
+  PCA-whitened ``z`` (:func:`~invariant_inr.cluster.whiten`) beside the no-learning baseline of the
+  same step, k-means on the 10 whitened principal components of the test sprites canonicalised by
+  the model's rule (as ``invariant-inr demo`` reports it).
 
-Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults). Usage::
+Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults). With
+``--preset NAME`` the model starts from that preset (:mod:`invariant_inr.presets`) and ``fit`` gets
+its training settings, so a preset change can be checked on data nobody tunes on; ``--seeds`` trains
+each variant once per seed (model and training seed; the data stay the same). Usage::
 
     python benchmarks/defaults_check.py --budget 240 \
         --variant 'defaults={}' --variant 'paper={"pose_head": "mlp", "canonical_rule": "com"}'
+    python benchmarks/defaults_check.py --preset quick --latent-dim 16 --budget 150 --seeds 0 1 \
+        --variant 'cos={}' --variant 'infonce={"consistency": "infonce"}'
 """
 
 from __future__ import annotations
@@ -37,20 +45,24 @@ import torch
 
 from invariant_inr import IRLINR, fit, make_sprites
 from invariant_inr._environment import machine_info
-from invariant_inr.cluster import kmeans
+from invariant_inr.center import canonicalize
+from invariant_inr.cluster import kmeans, whiten
 from invariant_inr.inference import encode_all
 from invariant_inr.metrics import clustering_accuracy, code_invariance, pose_recovery, relative_pose
+from invariant_inr.presets import preset, training_preset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMMETRY_ORDER = {"square": 4, "ellipse": 2, "heart": 1}
 
 
-def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace, seed: int = 0) -> dict[str, Any]:
     train = make_sprites(args.num_train, size=32, seed=0)
     test = make_sprites(args.num_test, size=32, seed=1)
-    model = IRLINR(1, 32, args.latent_dim, **overrides)
+    model_kwargs = {**(preset(args.preset) if args.preset else {}), "latent_dim": args.latent_dim, **overrides}
+    fit_kwargs = training_preset(args.preset) if args.preset else {}
+    model = IRLINR(1, 32, seed=seed, **model_kwargs)
     start = time.perf_counter()
-    history = fit(model, train.images, epochs=1000, time_limit=args.budget, progress=False)
+    history = fit(model, train.images, epochs=1000, time_limit=args.budget, progress=False, seed=seed, **fit_kwargs)
     seconds = time.perf_counter() - start
     moved, base = encode_all(model, test.images, batch_size=256), encode_all(model, test.base_images(), batch_size=256)
     theta_hat, tau_hat = relative_pose(base.theta.double(), base.tau.double(), moved.theta.double(), moved.tau.double())
@@ -58,20 +70,28 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace) 
     period = 2 * math.pi / order
     error = torch.remainder(theta_hat - test.theta.double() + period / 2, period) - period / 2
     figures = pose_recovery(test.theta.double(), test.tau.double(), theta_hat, tau_hat).as_dict()
-    assignments = kmeans(moved.z, len(test.shapes), num_init=10, seed=0).assignments
+    classes = len(test.shapes)
+    assignments = kmeans(moved.z, classes, num_init=10, seed=0).assignments
+    whitened = kmeans(whiten(moved.z), classes, num_init=10, seed=0).assignments
+    pixels = canonicalize(test.images, model.config.canonical_rule).flatten(1)  # type: ignore[arg-type]
+    baseline = kmeans(whiten(pixels, dims=10), classes, num_init=10, seed=0).assignments
     invariance = code_invariance(moved.z, base.z)  # centred: a shared offset is not agreement
     return {
+        "seed": seed,
         "overrides": overrides,
         "config": model.config.to_dict(),
+        "fit": fit_kwargs,
         "train_seconds": seconds,
         "epochs": history.epochs,
-        "steps": history.epochs * math.ceil(args.num_train / 128),
+        "steps": history.epochs * math.ceil(args.num_train / fit_kwargs.get("batch_size", 128)),
         "final_losses": {key: values[-1] for key, values in history.items() if values and key != "epoch_time"},
         "rotation_median_error_mod_symmetry_deg": float(torch.rad2deg(error.abs()).median()),
         "translation_pearson": [figures["translation_pearson_x"], figures["translation_pearson_y"]],
         "cos_same_image": invariance.same_image,
         "cos_other_image": invariance.other_images,
         "kmeans_accuracy": clustering_accuracy(test.labels, assignments),
+        "kmeans_whitened_accuracy": clustering_accuracy(test.labels, whitened),
+        "baseline_kmeans_whitened_canonical_pixels": clustering_accuracy(test.labels, baseline),
     }
 
 
@@ -81,15 +101,18 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"{record['about']}. Command: `{record['command']}`. Load average before the run: {record['load_average']}.",
         "",
-        "| variant | overrides | train s | epochs | rotation error (deg, mod symmetry) | translation r (x, y) | cos same | cos other | k-means acc |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|",
+        "| variant | seed | overrides | train s | epochs | rotation error (deg, mod symmetry) | translation r (x, y) | cos same | cos other "
+        "| k-means acc | k-means, whitened z | baseline: whitened canonical pixels |",
+        "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for name, r in record["variants"].items():
+    for key, r in record["variants"].items():
         tx, ty = r["translation_pearson"]
+        name = key.rsplit("@seed", 1)[0]
         lines.append(
-            f"| {name} | `{json.dumps(r['overrides'])}` | {r['train_seconds']:.0f} | {r['epochs']} | "
+            f"| {name} | {r.get('seed', 0)} | `{json.dumps(r['overrides'])}` | {r['train_seconds']:.0f} | {r['epochs']} | "
             f"{r['rotation_median_error_mod_symmetry_deg']:.2f} | {tx:.3f}, {ty:.3f} | {r['cos_same_image']:.3f} | "
-            f"{r['cos_other_image']:.3f} | {100 * r['kmeans_accuracy']:.1f} |"
+            f"{r['cos_other_image']:.3f} | {100 * r['kmeans_accuracy']:.1f} | {100 * r['kmeans_whitened_accuracy']:.1f} | "
+            f"{100 * r['baseline_kmeans_whitened_canonical_pixels']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -101,6 +124,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--num-train", type=int, default=1800)
     parser.add_argument("--num-test", type=int, default=600)
     parser.add_argument("--latent-dim", type=int, default=32)
+    parser.add_argument("--preset", default=None, help="start the model from this preset and train with its fit settings")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="model and training seeds (one run each)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "defaults_check")
     args = parser.parse_args(argv)
@@ -119,17 +144,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     record: dict[str, Any] = {
         "command": "python benchmarks/defaults_check.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "about": f"{args.num_train} training / {args.num_test} test sprites, 32 x 32, d = {args.latent_dim}, "
-        f"{args.budget:.0f} s of fit() per variant, {torch.get_num_threads()} threads",
+        f"{args.budget:.0f} s of fit() per variant and seed, {torch.get_num_threads()} threads"
+        + (f", preset {args.preset!r} with its training settings" if args.preset else ", IRLINR and fit() defaults"),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": machine_info(torch.device("cpu")),
         "variants": {},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, overrides in variants.items():
-        record["variants"][name] = run_variant(name, overrides, args)
-        (args.out / "results.json").write_text(json.dumps(record, indent=2) + "\n")  # after each variant
-        (args.out / "results.md").write_text(markdown(record))
-        print(markdown(record), flush=True)
+        for seed in args.seeds:
+            key = name if args.seeds == [0] else f"{name}@seed{seed}"
+            record["variants"][key] = run_variant(name, overrides, args, seed)
+            (args.out / "results.json").write_text(json.dumps(record, indent=2) + "\n")  # after each run
+            (args.out / "results.md").write_text(markdown(record))
+            print(markdown(record), flush=True)
     return record
 
 

@@ -322,6 +322,30 @@ def test_harmonic_rule_canonicalises_rotated_sprites_alike(shape):
     assert float(relative.max()) < 0.25  # interpolation only; a wrong turn of the shape gives > 0.5
 
 
+def _hook(angle: float) -> torch.Tensor:
+    """A 31 x 31 bar with a short stroke down from one end (strong first and second harmonics,
+    the first off the axis), turned by ``angle``."""
+    hook = torch.zeros(1, 1, 31, 31, dtype=torch.float64)
+    hook[0, 0, 14:17, 5:26] = 1.0
+    hook[0, 0, 14:24, 22:26] = 1.0
+    return transform_images(hook, torch.tensor([angle], dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64))
+
+
+@given(angle=st.floats(0.0, 2 * math.pi))
+def test_harmonic_rule_takes_the_signed_axis_when_the_first_two_harmonics_are_strong(angle):
+    """With strong k = 1 and k = 2 the rule turns the signed principal axis to +x, not arg(c_1)
+    (the axis is the more precise under noise, and a noisy choice between the two flipped the pose)."""
+    image = _hook(angle)
+    real, imag = center.angular_harmonics(image)
+    strength = (real.pow(2) + imag.pow(2)).sqrt()[0]
+    assert float(strength[0]) > center.HARMONIC_THRESHOLD and float(strength[1]) > center.HARMONIC_THRESHOLD
+    theta = float(canonical_pose(image, "harmonic")[0])
+    axis = 0.5 * math.atan2(float(imag[0, 1]), float(real[0, 1]))  # the principal axis, up to a half turn
+    first = math.atan2(float(imag[0, 0]), float(real[0, 0]))
+    assert min(abs(math.remainder(theta + axis + k * math.pi, 2 * math.pi)) for k in (0, 1)) < 1e-9
+    assert abs(math.remainder(theta + first, 2 * math.pi)) > 0.1  # arg(c_1) is off the axis here
+
+
 def test_harmonics_rotate_with_the_image():
     """Harmonic k is multiplied by exp(i k alpha) when the image turns by alpha (exact for quarter turns)."""
     images = torch.rand(3, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))

@@ -14,6 +14,7 @@ import torch
 
 from invariant_inr import IRLINR, cli, plotting
 from invariant_inr.datasets import make_sprites
+from invariant_inr.inference import encode_all
 
 # a tiny model, so that training steps take milliseconds
 TINY = [
@@ -261,3 +262,28 @@ def test_cluster_keeps_a_collapsed_code_unwhitened_by_default(tmp_path: Path, ca
     assert code == 0 and "not whitened" in stdout and len((tmp_path / "c.csv").read_text().splitlines()) == 7
     code, _, err = run(["cluster", "--embeddings", str(tmp_path / "z.npy"), "-k", "2", "--whiten", "--out", str(tmp_path / "w.csv")], capsys)
     assert code == 2 and "no variance" in err
+
+
+def test_cluster_does_not_whiten_the_codes_of_a_contrastive_model_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data_file: Path
+) -> None:
+    from invariant_inr.cluster import kmeans, whiten
+
+    model_path = tmp_path / "m.pt"
+    code = cli.main(["train", str(data_file), *TINY, "--consistency", "infonce", "--augment-strength", "1", "--epochs", "1",
+                     "--batch-size", "6", "--out", str(model_path), "--quiet", "--no-progress"])
+    assert code == 0
+    model = IRLINR.load(model_path)
+    assert model.config.consistency == "infonce"
+    z = encode_all(model.eval(), torch.load(data_file)["images"]).z
+    found = {}
+    for name, flags in (("default", []), ("whitened", ["--whiten"])):
+        out = tmp_path / f"{name}.csv"
+        code, stdout, _ = run(["cluster", "--checkpoint", str(model_path), str(data_file), "-k", "3", *flags, "--out", str(out),
+                               "--no-figures", "--no-progress"], capsys)
+        assert code == 0
+        with out.open() as handle:
+            found[name] = ([int(row["cluster"]) for row in csv.DictReader(handle)], stdout)
+    assert found["default"][0] == kmeans(z, 3, seed=0).assignments.tolist()
+    assert "not whitened: the model was trained with consistency='infonce'" in found["default"][1]
+    assert found["whitened"][0] == kmeans(whiten(z), 3, seed=0).assignments.tolist()

@@ -23,10 +23,13 @@ Two rules pick the canonical pose :math:`(\theta, \tau)` of an image :math:`J`, 
     :math:`\tau = -m`; about the centre of mass, with :math:`u = (x - m_x) + i(y - m_y) = \rho e^{i\varphi}`,
     the angular harmonics :math:`c_k = \sum_p w_p \rho_p^2 e^{ik\varphi_p}` (:math:`k = 1..4`) are
     compared with :math:`\sum_p w_p \rho_p^2`; the lowest :math:`k` whose relative size exceeds
-    ``HARMONIC_THRESHOLD`` sets :math:`\theta = -\arg(c_k)/k`. A heart (mirror-symmetric, no
-    rotational symmetry) and most digits use :math:`k = 2`, the principal axis, signed by the larger
-    of the third moments along and across it (a heart is lopsided across its long axis); an
-    ellipse :math:`k = 2`; a square :math:`k = 4`; a strongly one-sided object :math:`k = 1`. So every object is turned to a pose that is
+    ``HARMONIC_THRESHOLD`` sets :math:`\theta = -\arg(c_k)/k`, except that :math:`k = 2` is preferred
+    to :math:`k = 1` when both are strong (the axis angle is more precise, and a choice between the two
+    that flipped with noise would turn the pose by the object's offset between them). A heart
+    (mirror-symmetric, no rotational symmetry) and digits use :math:`k = 2`, the principal axis,
+    signed by the larger of the third moments along and across it (a heart is lopsided across its
+    long axis); an ellipse :math:`k = 2`; a square :math:`k = 4`; a one-sided object with no strong
+    axis :math:`k = 1`. So every object is turned to a pose that is
     unique up to its own rotational symmetry, where ``"moments"`` leaves hearts with a random sign
     (their skew is across the principal axis, not along it) and squares with a random axis.
 
@@ -249,6 +252,10 @@ def _harmonic_angle(covariance: Tensor, probs: Tensor, center: Tensor, points: T
     strong = strength > HARMONIC_THRESHOLD
     # lowest strong order; where none is strong, the strongest one
     order_index = torch.where(strong.any(dim=1), strong.float().argmax(dim=1), strength.argmax(dim=1))  # (B,)
+    # a strong first harmonic with a strong second: take the (signed) axis. Its angle is twice as
+    # precise per unit of strength, and the choice no longer flips between k = 1 and k = 2 with the
+    # noise, which turned the pose by the object's own offset between arg(c_1) and the axis
+    order_index = torch.where((order_index == 0) & strong[:, 1], torch.ones_like(order_index), order_index)
     order = (order_index + 1).to(probs.dtype)
     pick = order_index.unsqueeze(1)
     phi = safe_atan2(imag.gather(1, pick).squeeze(1), real.gather(1, pick).squeeze(1)) / order

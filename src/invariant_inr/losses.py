@@ -17,6 +17,7 @@ from .center import CANONICAL_RULES, DENOISE_MODES, canonical_pose, center_of_ma
 from .foreground import foreground_weights
 
 __all__ = [
+    "CONSISTENCY_KINDS",
     "LossParts",
     "consistency_loss",
     "reconstruction_loss",
@@ -62,24 +63,49 @@ def reconstruction_loss(prediction: Tensor, target: Tensor) -> Tensor:
     return (prediction - target).pow(2).sum(dim=channel_axis).mean()
 
 
-def consistency_loss(z1: Tensor, z2: Tensor, kind: Literal["cos", "mse"] = "cos") -> Tensor:
+CONSISTENCY_KINDS = ("cos", "mse", "infonce")
+"""The forms of :func:`consistency_loss`."""
+
+
+def consistency_loss(
+    z1: Tensor, z2: Tensor, kind: Literal["cos", "mse", "infonce"] = "cos", *, temperature: float = 0.5
+) -> Tensor:
     r"""Disagreement of the codes of two re-posed copies of each image.
 
     ``"cos"``: :math:`1 - \frac{z_1 \cdot z_2}{\|z_1\|\|z_2\|}` (section 3.3.2);
-    ``"mse"``: :math:`\|z_1 - z_2\|^2 / d`. Averaged over the batch.
+    ``"mse"``: :math:`\|z_1 - z_2\|^2 / d`, both averaged over the batch.
+
+    ``"infonce"`` (our addition; the contrastive loss of SimCLR/CLIP): with :math:`u_i, v_j` the
+    unit-length codes of the first and second copies,
+    :math:`s_{ij} = u_i \cdot v_j / t`, the cross-entropy of picking each image's own other copy
+    among the batch, in both directions:
+
+    .. math::
+
+        \frac{1}{2B} \sum_i \Big[ -\log \frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}
+        - \log \frac{e^{s_{ii}}}{\sum_j e^{s_{ji}}} \Big].
+
+    ``"cos"`` only pulls the two copies together; ``"infonce"`` also pushes the codes of different
+    images of the batch apart, so the code must tell images apart, not only agree with itself.
+    It assumes the images of a batch are mostly different ones (a batch of copies of one image has
+    no negatives). Its value is about :math:`\log B` at the start, not near 0 as ``"cos"``.
 
     Args:
         z1: ``(B, d)``.
-        z2: ``(B, d)``.
-        kind: ``"cos"`` or ``"mse"``.
+        z2: ``(B, d)``, row ``i`` from the same image as row ``i`` of ``z1``.
+        kind: ``"cos"``, ``"mse"`` or ``"infonce"``.
+        temperature: :math:`t` of ``"infonce"`` (positive; ignored by the others).
 
     Example:
         >>> import torch
         >>> z = torch.randn(4, 8)
         >>> float(consistency_loss(z, 2 * z)) < 1e-6, float(consistency_loss(z, -z))
         (True, 2.0)
+        >>> bool(consistency_loss(z, z, "infonce") < consistency_loss(z, z.roll(1, 0), "infonce"))
+        True
     """
-    _checks.check_choice(kind, "kind", ("cos", "mse"))
+    _checks.check_choice(kind, "kind", CONSISTENCY_KINDS)
+    temperature = _checks.check_positive_float(temperature, "temperature")
     if _checks.checks_enabled():
         _checks.check_floating(z1, "z1")
         _checks.check_floating(z2, "z2")
@@ -87,6 +113,10 @@ def consistency_loss(z1: Tensor, z2: Tensor, kind: Literal["cos", "mse"] = "cos"
             raise ValueError(f"z1 and z2 must both have shape (B, d), got {tuple(z1.shape)} and {tuple(z2.shape)}")
     if kind == "cos":
         return (1.0 - F.cosine_similarity(z1, z2, dim=1, eps=1e-8)).mean()
+    if kind == "infonce":
+        logits = F.normalize(z1, dim=1, eps=1e-8) @ F.normalize(z2, dim=1, eps=1e-8).T / temperature  # (B, B)
+        own = torch.arange(z1.shape[0], device=z1.device)
+        return 0.5 * (F.cross_entropy(logits, own) + F.cross_entropy(logits.T, own))
     return (z1 - z2).pow(2).mean()
 
 

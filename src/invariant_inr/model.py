@@ -39,7 +39,7 @@ from .fourier import FourierFeatures
 from .hyper import HyperMLP
 from .inr import FunctionalINR, evaluate_in_chunks
 from .modulated import MODULATIONS, ModulatedINR
-from .losses import LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
+from .losses import CONSISTENCY_KINDS, LossParts, consistency_loss, reconstruction_loss, symmetry_breaking_loss
 from .se2 import _apply_pose, coordinate_grid, random_pose, transform_images
 
 __all__ = ["HYPERNETWORKS", "IRLINR", "IRLINRConfig"]
@@ -81,6 +81,7 @@ class IRLINRConfig:
     latent_norm: str = "batch"
     output_activation: str = "identity"
     consistency: str = "cos"
+    consistency_temperature: float = 0.5
     translation_std: float = 0.1
     lambda_recon: float = 1.0
     lambda_consis: float = 1.0
@@ -162,7 +163,11 @@ class IRLINR(nn.Module):
         latent_norm: ``"batch"`` (default, our addition against collapse of ``z``) or ``"none"``
             (the paper's plain linear output); see :class:`~invariant_inr.encoders.Encoder`.
         output_activation: ``"identity"`` or ``"sigmoid"`` on the INR output.
-        consistency: ``"cos"`` (section 3.3.2) or ``"mse"``.
+        consistency: ``"cos"`` (section 3.3.2), ``"mse"`` or ``"infonce"`` (our addition: the
+            contrastive form, which also pushes the codes of different images of a batch apart;
+            see :func:`~invariant_inr.losses.consistency_loss`).
+        consistency_temperature: temperature of ``consistency="infonce"`` (ignored otherwise;
+            default 0.5, SimCLR's; on MNIST(U) 0.5 clustered better than 0.2).
         translation_std: :math:`\sigma` of the random translations of the consistency loss, in
             normalised units (one pixel of a 50x50 image is 2/49).
         lambda_recon: weight of the reconstruction loss (paper: 1).
@@ -214,7 +219,8 @@ class IRLINR(nn.Module):
         head_hidden: Sequence[int] = (512, 512),
         latent_norm: Literal["batch", "none"] = "batch",
         output_activation: Literal["identity", "sigmoid"] = "identity",
-        consistency: Literal["cos", "mse"] = "cos",
+        consistency: Literal["cos", "mse", "infonce"] = "cos",
+        consistency_temperature: float = 0.5,
         translation_std: float = 0.1,
         lambda_recon: float = 1.0,
         lambda_consis: float = 1.0,
@@ -258,7 +264,8 @@ class IRLINR(nn.Module):
             head_hidden=_widths(head_hidden, "head_hidden"),
             latent_norm=_checks.check_choice(latent_norm, "latent_norm", ("batch", "none")),
             output_activation=output_activation,
-            consistency=_checks.check_choice(consistency, "consistency", ("cos", "mse")),
+            consistency=_checks.check_choice(consistency, "consistency", CONSISTENCY_KINDS),
+            consistency_temperature=_checks.check_positive_float(consistency_temperature, "consistency_temperature"),
             translation_std=_checks.check_positive_float(translation_std, "translation_std", allow_zero=True),
             lambda_recon=_checks.check_positive_float(lambda_recon, "lambda_recon", allow_zero=True),
             lambda_consis=_checks.check_positive_float(lambda_consis, "lambda_consis", allow_zero=True),
@@ -458,7 +465,7 @@ class IRLINR(nn.Module):
             moved = _apply_pose(points, enc.theta.to(images.dtype), enc.tau.to(images.dtype))  # (2B, k, 2)
             recon = reconstruction_loss(self._render_points(params, moved, None), targets)
             z1, z2 = enc.z.chunk(2)
-            consis = consistency_loss(z1, z2, config.consistency)  # type: ignore[arg-type]
+            consis = consistency_loss(z1, z2, config.consistency, temperature=config.consistency_temperature)  # type: ignore[arg-type]
             if config.pose == "learned" and config.lambda_symm > 0:
                 symm = symmetry_breaking_loss(enc.theta, enc.tau, posed, config.canonical_rule, denoise=config.canonical_denoise)  # type: ignore[arg-type]
             else:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from .._distributed import init_distributed
+from ..losses import CONSISTENCY_KINDS
 from ..presets import preset_names
 from ._common import EXIT_INTERRUPTED, EXIT_OK, add_device_argument, resolve_device, say
 from ._data import add_data_arguments, load_data
@@ -42,7 +43,8 @@ MODEL_OPTIONS = (
     ("--augment-strength", "augment_strength", non_negative_float,
      "random nuisance deformation (rotation, scale, shear, thicker strokes) of what the backbone sees in training; "
      "needs --pose analytic or --pose-head weight_map; 0 = the paper"),
-    ("--consistency", "consistency", str, "consistency distance: cos or mse"),
+    ("--consistency", "consistency", str, "consistency loss: cos (the paper), mse, or infonce (also pushes different images apart)"),
+    ("--consistency-temperature", "consistency_temperature", positive_float, "temperature of --consistency infonce"),
     ("--latent-norm", "latent_norm", str, "batch (standardise z over the batch, against collapse) or none (the paper's plain head)"),
     ("--output-activation", "output_activation", str, "identity or sigmoid on the INR output"),
     ("--lambda-recon", "lambda_recon", non_negative_float, "weight of the reconstruction loss"),
@@ -58,7 +60,7 @@ CHOICES = {
     "canonical_denoise": ("none", "auto"),
     "encoder_denoise": ("none", "auto"),
     "canonical_rule": ("com", "moments", "harmonic"),
-    "consistency": ("cos", "mse"),
+    "consistency": CONSISTENCY_KINDS,
     "output_activation": ("identity", "sigmoid"),
     "latent_norm": ("batch", "none"),
 }
