@@ -84,7 +84,7 @@ def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Ten
     scan_on_images = args.method == "scan" and model is not None
     if args.whiten and scan_on_images:
         raise UsageError("--whiten with SCAN needs --embeddings: with --checkpoint SCAN trains through the encoder on images")
-    contrastive = model is not None and getattr(model.config, "consistency", "cos") == "infonce"
+    contrastive = model is not None and model.config.consistency == "infonce"
     if args.whiten is None and contrastive and not scan_on_images:
         # whitening helped the paper's "cos" codes and hurt the contrastive ones (docs/results.md)
         say(args, "clustering the codes as they are, not whitened: the model was trained with consistency='infonce' "
