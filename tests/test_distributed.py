@@ -71,6 +71,7 @@ WORKER = textwrap.dedent(
              "seen": seen, "seen_resumed": seen_resumed},
             handle,
         )
+    dist.barrier()  # leave together: gloo can abort when one rank tears down while its peer still talks
     dist.destroy_process_group()
     """
 )

@@ -254,6 +254,9 @@ def fit(
         if time_limit is not None and _any_rank(time.perf_counter() - started > time_limit, run.distributed, run.device):
             break
     if created_group:  # not on an error: destroying can block while another rank waits in a collective
+        # Both ranks leave together: gloo can abort ("terminate called without an active exception")
+        # when one rank tears its group down while the other still has traffic in flight.
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return history
 
