@@ -19,7 +19,8 @@ default. ``--num-test`` other sprites (seed 1) and their upright, centred copies
   same step, k-means on the 10 whitened principal components of the test sprites canonicalised by
   the model's rule (as ``invariant-inr demo`` reports it).
 
-Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults). With
+Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults); a ``"fit"``
+entry in them overrides ``fit`` arguments instead (``{"fit": {"lr_schedule": "cosine"}}``). With
 ``--preset NAME`` the model starts from that preset (:mod:`invariant_inr.presets`) and ``fit`` gets
 its training settings, so a preset change can be checked on data nobody tunes on; ``--seeds`` trains
 each variant once per seed (model and training seed; the data stay the same). Usage::
@@ -58,8 +59,9 @@ SYMMETRY_ORDER = {"square": 4, "ellipse": 2, "heart": 1}
 def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace, seed: int = 0) -> dict[str, Any]:
     train = make_sprites(args.num_train, size=32, seed=0)
     test = make_sprites(args.num_test, size=32, seed=1)
-    model_kwargs = {**(preset(args.preset) if args.preset else {}), "latent_dim": args.latent_dim, **overrides}
-    fit_kwargs = training_preset(args.preset) if args.preset else {}
+    model_overrides = {key: value for key, value in overrides.items() if key != "fit"}
+    model_kwargs = {**(preset(args.preset) if args.preset else {}), "latent_dim": args.latent_dim, **model_overrides}
+    fit_kwargs = {**(training_preset(args.preset) if args.preset else {}), **overrides.get("fit", {})}
     model = IRLINR(1, 32, seed=seed, **model_kwargs)
     start = time.perf_counter()
     history = fit(model, train.images, epochs=1000, time_limit=args.budget, progress=False, seed=seed, **fit_kwargs)

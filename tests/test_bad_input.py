@@ -438,6 +438,11 @@ def _nan_dataset():
     return TensorDataset(data)
 
 
+def _step_lr():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+
+
 def _file_as_dir(factory):
     path = factory.mktemp("file") / "not_a_folder"
     path.write_text("x")
@@ -501,6 +506,10 @@ FIT_CASES = [
     ("precision", lambda f: _fit(precision="16"), ValueError, r"precision must be one of \['32', 'bf16'\], got '16'"),
     ("optimizer-str", lambda f: _fit(optimizer="adam"), TypeError, r"optimizer must be a torch.optim.Optimizer or None, got str 'adam'"),
     ("scheduler-float", lambda f: _fit(scheduler=0.5), TypeError, r"scheduler must be a learning-rate scheduler .* got float 0.5"),
+    ("lr-schedule-unknown", lambda f: _fit(lr_schedule="linear"), ValueError,
+     r"lr_schedule must be one of \['constant', 'cosine'\], got 'linear'"),
+    ("lr-schedule-and-scheduler", lambda f: _fit(lr_schedule="cosine", scheduler=_step_lr()), ValueError,
+     r"lr_schedule='cosine' and a scheduler both set the learning rate; pass one of them"),
     ("callback-int", lambda f: _fit(callback=3), TypeError, r"callback must be callable as callback\(epoch, history\), got int 3"),
     ("seed-str", lambda f: _fit(seed="0"), TypeError, r"seed must be an int or None, got str '0'"),
     ("num-workers-negative", lambda f: _fit(num_workers=-1), ValueError, r"num_workers must be >= 0, got -1"),

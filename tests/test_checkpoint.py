@@ -4,6 +4,7 @@ a training process killed with SIGKILL in the middle of an epoch, and seeded det
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -234,6 +235,47 @@ def test_resume_equals_uninterrupted_training(tmp_path, variant):
     if scheduler is not None:
         assert scheduler.state_dict() == ref_scheduler.state_dict()
         assert optimizer.param_groups[0]["lr"] == ref_optimizer.param_groups[0]["lr"] == 1e-3 * 0.5**4
+
+
+def test_cosine_schedule_resumes_exactly(tmp_path):
+    """lr_schedule="cosine" over 4 epochs, interrupted after 2 and resumed by a new model object, equals 4 straight epochs."""
+
+    def run(model, folder, callback=None):
+        return fit(
+            model, data(16), epochs=4, batch_size=4, lr=1e-3, progress=False, lr_schedule="cosine",
+            checkpoint_dir=folder, callback=callback,
+        )  # fmt: skip
+
+    def interrupt_after_two(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny(), tmp_path, interrupt_after_two)
+    resumed = tiny()
+    history = run(resumed, tmp_path)
+    straight = tiny()
+    reference = run(straight, None)
+    # half cosine from 1e-3: the rate of epoch e is 1e-3 * (1 + cos(pi e / 4)) / 2
+    expected = [1e-3 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    assert history["lr"] == pytest.approx(expected, rel=1e-12) and reference["lr"] == history["lr"]
+    assert history["total"] == reference["total"]
+    assert same_state(resumed.state_dict(), straight.state_dict())
+
+
+def test_cosine_schedule_anneals_within_the_time_limit(monkeypatch):
+    """With a time limit the schedule follows the clock: the run ends at a rate near zero."""
+    import types
+
+    import invariant_inr.training as training
+
+    clock = iter(float(t) for t in range(10_000))  # each reading of fit's clock moves it one second on
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    history = fit(tiny(), data(8), epochs=1000, batch_size=4, lr=1e-3, progress=False, lr_schedule="cosine", time_limit=20)
+    assert 3 <= history.epochs < 20  # cut by the time limit long before 1000 epochs
+    assert history["lr"][0] == 1e-3
+    assert all(a > b for a, b in zip(history["lr"], history["lr"][1:]))  # falls every epoch
+    assert history["lr"][-1] < 0.25e-3  # the last epoch trains in the schedule's last quarter
 
 
 def test_resume_of_a_finished_run_trains_nothing(tmp_path):

@@ -146,6 +146,14 @@ def test_train_resume_embed_cluster_reconstruct(
     assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_train_lr_schedule_cosine(tmp_path: Path, data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the quick preset trains at 1e-3; cosine over 2 epochs: 1e-3, then half of it
+    code, _, _ = run(["train", str(data_file), *TINY, "--epochs", "2", "--batch-size", "6", "--lr-schedule", "cosine",
+                      "--out", str(tmp_path / "m.pt"), "--history", str(tmp_path / "h.json"), "--quiet", "--no-progress"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "h.json").read_text())["lr"] == pytest.approx([1e-3, 0.5e-3], rel=1e-12)
+
+
 def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
 

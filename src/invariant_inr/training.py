@@ -35,10 +35,13 @@ CHECKPOINT_NAME = "last.pt"
 
 
 class History(dict):
-    """Per-epoch mean of each loss term: ``history["recon"][epoch]``; also ``"epoch_time"`` (s)."""
+    """Per-epoch mean of each loss term: ``history["recon"][epoch]``; also ``"epoch_time"`` (s) and ``"lr"``.
+
+    ``"lr"`` is the learning rate the epoch trained with (of the first parameter group).
+    """
 
     def __init__(self, data: dict[str, list[float]] | None = None) -> None:
-        super().__init__({name: [] for name in (*LOSS_NAMES, "epoch_time")})
+        super().__init__({name: [] for name in (*LOSS_NAMES, "epoch_time", "lr")})
         if data:
             for key, values in data.items():
                 self[key] = list(values)
@@ -153,6 +156,7 @@ def fit(
     weight_decay: float = 5e-4,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: Any = None,
+    lr_schedule: Literal["constant", "cosine"] = "constant",
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     seed: int | None = 0,
@@ -182,6 +186,13 @@ def fit(
         weight_decay: Adam weight decay.
         optimizer: your own optimizer over ``model.parameters()`` (replaces Adam).
         scheduler: optional learning-rate scheduler, stepped once per epoch.
+        lr_schedule: ``"constant"`` keeps the learning rate (or leaves it to ``scheduler``);
+            ``"cosine"`` lowers every parameter group's rate along a half cosine from its starting
+            value to zero over the run, set after each epoch from the run's progress: the larger of
+            epochs done / ``epochs`` and seconds spent / ``time_limit``, so a run cut by its time
+            limit still ends annealed. A resumed run continues the schedule from where the
+            checkpoint left it and spreads the rest over its own ``time_limit``. Not combined with
+            ``scheduler``.
         checkpoint_dir: folder for ``last.pt`` written atomically after every epoch (model, optimizer,
             scheduler, RNG states, epoch, history); ``None`` keeps nothing on disk.
         resume: continue from ``checkpoint_dir/last.pt`` when it exists.
@@ -231,6 +242,9 @@ def fit(
     _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     _check_fit_options(seed, optimizer, scheduler, checkpoint_dir, max_steps_per_epoch, time_limit, callback)
     _checks.check_choice(precision, "precision", ("32", "bf16"))
+    _checks.check_choice(lr_schedule, "lr_schedule", ("constant", "cosine"))
+    if lr_schedule == "cosine" and scheduler is not None:
+        raise ValueError("lr_schedule='cosine' and a scheduler both set the learning rate; pass one of them")
     created_group, rank_device = join_torchrun_group(device if device is not None else model.device, device_given=device is not None)
     run = _TrainingRun.set_up(
         model, data, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
@@ -239,15 +253,23 @@ def fit(
         precision=precision, channels_last=channels_last, compile=compile,
     )  # fmt: skip
     history, start_epoch = run.resume() if resume else (History(), 0)
+    cosine = None
+    if lr_schedule == "cosine":
+        cosine = _CosineSchedule(
+            run.optimizer, epochs=epochs, time_limit=time_limit, start_epoch=start_epoch, saved_progress=run.schedule_progress
+        )
     started = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         epoch_start = time.perf_counter()
+        history["lr"].append(float(run.optimizer.param_groups[0]["lr"]))
         means = run.train_epoch(epoch, epochs=epochs, progress=progress, max_steps=max_steps_per_epoch)
         for name, value in zip(LOSS_NAMES, means):
             history[name].append(value)
         history["epoch_time"].append(time.perf_counter() - epoch_start)
         if run.scheduler is not None:
             run.scheduler.step()
+        if cosine is not None:
+            run.schedule_progress = cosine.step(epoch + 1, time.perf_counter() - started)
         run.save_checkpoint(epoch + 1, history)
         if callback is not None:
             callback(epoch, history)
@@ -282,6 +304,7 @@ class _TrainingRun:
     distributed: bool
     is_main: bool
     checkpoint_path: Path | None
+    schedule_progress: float = 0.0  # of lr_schedule="cosine": 0 at the start, 1 when annealed
 
     @classmethod
     def set_up(
@@ -361,6 +384,7 @@ class _TrainingRun:
             self.scheduler.load_state_dict(state["scheduler"])
         self.loader_generator.set_state(state["loader_rng"])
         _set_rng_state(state["rng"])
+        self.schedule_progress = float(state.get("schedule_progress", 0.0))
         return History(state["history"]), int(state["epoch"])
 
     def train_epoch(self, epoch: int, *, epochs: int, progress: bool, max_steps: int | None) -> list[float]:
@@ -427,6 +451,7 @@ class _TrainingRun:
                 "model": self.model.checkpoint_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "schedule_progress": self.schedule_progress,
                 "epoch": epoch,
                 "history": dict(history),
                 "rng": _rng_state(),
@@ -477,6 +502,42 @@ def _make_adam(params: Any, *, lr: float, weight_decay: float) -> torch.optim.Ad
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, ValueError, TypeError):  # older PyTorch or unsupported device/dtype
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+class _CosineSchedule:
+    """``lr_schedule="cosine"``: each group's rate falls from its ``initial_lr`` to zero along a half cosine.
+
+    The progress (0 to 1) is the larger of the epochs done over ``epochs`` and, with a time limit,
+    the progress saved in the checkpoint plus this call's share of the rest (seconds spent over
+    ``time_limit``). ``initial_lr`` is kept in the parameter groups (as ``torch.optim.lr_scheduler``
+    does), so it survives a checkpoint.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, *, epochs: int, time_limit: float | None, start_epoch: int, saved_progress: float) -> None:
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.time_limit = time_limit
+        # the time-based part resumes from the checkpoint; the epoch-based part is absolute
+        self.start = min(max(float(saved_progress), 0.0), 1.0) if time_limit is not None else 0.0
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.progress = self._set(start_epoch, 0.0)
+
+    def step(self, epochs_done: int, seconds: float) -> float:
+        """Set the rates for the next epoch; returns the progress reached."""
+        self.progress = self._set(epochs_done, seconds)
+        return self.progress
+
+    def _set(self, epochs_done: int, seconds: float) -> float:
+        progress = epochs_done / self.epochs
+        if self.time_limit is not None:
+            by_time = seconds / self.time_limit if self.time_limit > 0 else 1.0
+            progress = max(progress, self.start + (1.0 - self.start) * by_time)
+        progress = min(max(progress, 0.0), 1.0)
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        return progress
 
 
 class _LossModule(nn.Module):

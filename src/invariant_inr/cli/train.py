@@ -65,12 +65,17 @@ CHOICES = {
     "latent_norm": ("batch", "none"),
 }
 
+PRESET_FIT_KEYS = ("lr", "weight_decay", "batch_size", "lr_schedule")
+"""Training options whose default is the preset's (``training_preset``), overridden by their flags."""
+
 _FIT_OPTIONS = (
     # (flag, keyword, argparse keywords)
     ("--epochs", "epochs", dict(type=positive_int, default=10, help="total epochs; a resumed run continues up to it (default 10)")),
     ("--batch-size", "batch_size", dict(type=positive_int, help="images per step (default: the preset's, 128 for paper)")),
     ("--lr", "lr", dict(type=positive_float, help="Adam learning rate (default: the preset's, 1e-4 for paper)")),
     ("--weight-decay", "weight_decay", dict(type=non_negative_float, help="Adam weight decay (default 5e-4)")),
+    ("--lr-schedule", "lr_schedule", dict(choices=("constant", "cosine"),
+     help="constant, or cosine: anneal to zero over the epochs or --time-limit (default: the preset's)")),
     ("--seed", "seed", dict(type=int, default=0, help="seed of the model and the training (default 0)")),
     ("--checkpoint-dir", "checkpoint_dir", dict(metavar="DIR", help="write DIR/last.pt after every epoch and resume from it")),
     ("--no-resume", "no_resume", dict(action="store_true", help="start afresh even if --checkpoint-dir holds a checkpoint")),
@@ -117,7 +122,7 @@ def _build_model(args: argparse.Namespace, first_image: torch.Tensor) -> tuple[A
     kwargs = preset(args.preset)
     kwargs.update({key: getattr(args, key) for _, key, _, _ in MODEL_OPTIONS if getattr(args, key) is not None})
     fit_kwargs = training_preset(args.preset)
-    fit_kwargs.update({key: getattr(args, key) for key in ("lr", "weight_decay", "batch_size") if getattr(args, key) is not None})
+    fit_kwargs.update({key: getattr(args, key) for key in PRESET_FIT_KEYS if getattr(args, key) is not None})
     return IRLINR(channels, (height, width), seed=args.seed, **kwargs), fit_kwargs
 
 
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint_dir and not args.no_resume and (Path(args.checkpoint_dir) / "last.pt").exists():
         say(args, f"resuming from {str(Path(args.checkpoint_dir) / 'last.pt')!r}")
     out = Path(args.out)
-    fit_options = {key: getattr(args, key) for _, key, _ in _FIT_OPTIONS if key not in ("batch_size", "lr", "weight_decay", "no_resume")}
+    fit_options = {key: getattr(args, key) for _, key, _ in _FIT_OPTIONS if key not in (*PRESET_FIT_KEYS, "no_resume")}
     try:
         history = fit(model, loaded.data, resume=not args.no_resume, device=device, progress=not args.no_progress,
                       **fit_options, **fit_kwargs)
