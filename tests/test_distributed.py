@@ -65,10 +65,14 @@ WORKER = textwrap.dedent(
     model, seen_resumed = build()  # a fresh model: everything must come from the checkpoint
     second = fit(model, images, epochs=3, batch_size=4, progress=False, checkpoint_dir=checkpoint_dir)
     torch.save(model.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    # a cosine schedule that follows the clock: each rank's clock differs, rank 0's must rule
+    annealed, _ = build()
+    cosine = fit(annealed, images, epochs=1000, batch_size=4, progress=False, lr_schedule="cosine", time_limit=0.5)
+    torch.save(annealed.state_dict(), os.path.join(out_dir, f"cosine_rank{rank}.pt"))
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as handle:
         json.dump(
             {"rank": rank, "world": world, "writes": writes, "first": first["total"], "second": second["total"],
-             "seen": seen, "seen_resumed": seen_resumed},
+             "seen": seen, "seen_resumed": seen_resumed, "cosine_lr": cosine["lr"]},
             handle,
         )
     dist.barrier()  # leave together: gloo can abort when one rank tears down while its peer still talks
@@ -174,6 +178,11 @@ def test_torchrun_two_cpu_ranks_end_identical(tmp_path):
     assert reports[0]["second"] == reports[1]["second"]
     assert reports[0]["second"][:2] == reports[0]["first"] and len(reports[0]["second"]) == 3
     assert len(reports[0]["seen_resumed"]) == 3
+    # lr_schedule="cosine" with a time limit: the same rates and the same weights on both ranks
+    rates = [r["cosine_lr"] for r in reports]
+    assert rates[0] == rates[1] and len(rates[0]) >= 2 and rates[0][-1] < rates[0][0]
+    annealed = [torch.load(tmp_path / f"cosine_rank{rank}.pt", weights_only=True) for rank in (0, 1)]
+    assert [key for key in annealed[0] if not torch.equal(annealed[0][key], annealed[1][key])] == []
 
 
 @pytest.mark.slow

@@ -214,7 +214,8 @@ def fit(
         Under ``torchrun`` the loss runs through ``DistributedDataParallel`` (gradients averaged
         across ranks), each rank reads its own shard through a ``DistributedSampler`` (a
         ``DataLoader`` passed in is rebuilt with one), and only rank 0 shows progress and writes
-        checkpoints. Batch size is per rank. A script needs no set-up code of its own: when the
+        checkpoints. Batch size is per rank. A time-based ``lr_schedule="cosine"`` follows rank 0's
+        clock on every rank, so all ranks step with the same rate. A script needs no set-up code of its own: when the
         environment says it runs under ``torchrun`` (``WORLD_SIZE`` > 1, ``RANK`` and
         ``MASTER_ADDR`` set) and no process group is initialised, ``fit`` joins one itself (NCCL
         on CUDA, each rank on ``cuda:LOCAL_RANK`` unless ``device`` names a GPU; gloo on the CPU)
@@ -268,8 +269,9 @@ def fit(
         history["epoch_time"].append(time.perf_counter() - epoch_start)
         if run.scheduler is not None:
             run.scheduler.step()
-        if cosine is not None:
-            run.schedule_progress = cosine.step(epoch + 1, time.perf_counter() - started)
+        if cosine is not None:  # every rank steps with rank 0's clock, so their rates agree
+            seconds = _from_rank_zero(time.perf_counter() - started, run.distributed, run.device)
+            run.schedule_progress = cosine.step(epoch + 1, seconds)
         run.save_checkpoint(epoch + 1, history)
         if callback is not None:
             callback(epoch, history)
@@ -644,6 +646,15 @@ def _any_rank(flag: bool, distributed: bool, device: torch.device) -> bool:
     value = torch.tensor(float(flag), device=device)
     torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
     return bool(value.item())
+
+
+def _from_rank_zero(value: float, distributed: bool, device: torch.device) -> float:
+    """Rank 0's ``value`` on every rank (``value`` itself when not distributed)."""
+    if not distributed:
+        return value
+    tensor = torch.tensor(float(value), dtype=torch.float64, device=device)
+    torch.distributed.broadcast(tensor, src=0)
+    return float(tensor.item())
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
