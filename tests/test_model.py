@@ -45,7 +45,7 @@ def test_public_shapes(encoder, pose, rule):
     images = blob_images(3)
     enc = model.encode(images)
     assert enc.z.shape == (3, 4) and enc.theta.shape == (3,) and enc.tau.shape == (3, 2)
-    assert float(enc.theta.min()) >= 0 and float(enc.theta.max()) < 2 * math.pi
+    assert float(enc.theta.detach().min()) >= 0 and float(enc.theta.detach().max()) < 2 * math.pi
     assert model.reconstruct(images).shape == (3, 1, 16, 16)
     assert model.canonical(images).shape == (3, 1, 16, 16)
     assert model.render(enc.z, size=(20, 24)).shape == (3, 1, 20, 24)
