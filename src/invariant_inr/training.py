@@ -31,6 +31,8 @@ from .model import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, IRLINR, IRLINRConfig
 __all__ = ["History", "fit", "make_loader", "seed_everything"]
 
 LOSS_NAMES = ("total", "recon", "consis", "symm")
+LR_SCHEDULES = ("constant", "cosine")
+"""The values of ``fit(lr_schedule=...)``."""
 CHECKPOINT_NAME = "last.pt"
 
 
@@ -243,7 +245,7 @@ def fit(
     _checks.check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     _check_fit_options(seed, optimizer, scheduler, checkpoint_dir, max_steps_per_epoch, time_limit, callback)
     _checks.check_choice(precision, "precision", ("32", "bf16"))
-    _checks.check_choice(lr_schedule, "lr_schedule", ("constant", "cosine"))
+    _checks.check_choice(lr_schedule, "lr_schedule", LR_SCHEDULES)
     if lr_schedule == "cosine" and scheduler is not None:
         raise ValueError("lr_schedule='cosine' and a scheduler both set the learning rate; pass one of them")
     created_group, rank_device = join_torchrun_group(device if device is not None else model.device, device_given=device is not None)
@@ -523,14 +525,10 @@ class _CosineSchedule:
         self.start = min(max(float(saved_progress), 0.0), 1.0) if time_limit is not None else 0.0
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
-        self.progress = self._set(start_epoch, 0.0)
+        self.step(start_epoch, 0.0)
 
     def step(self, epochs_done: int, seconds: float) -> float:
         """Set the rates for the next epoch; returns the progress reached."""
-        self.progress = self._set(epochs_done, seconds)
-        return self.progress
-
-    def _set(self, epochs_done: int, seconds: float) -> float:
         progress = epochs_done / self.epochs
         if self.time_limit is not None:
             by_time = seconds / self.time_limit if self.time_limit > 0 else 1.0

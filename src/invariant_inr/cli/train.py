@@ -12,6 +12,7 @@ import torch
 from .._distributed import init_distributed
 from ..losses import CONSISTENCY_KINDS
 from ..presets import preset_names
+from ..training import LR_SCHEDULES
 from ._common import EXIT_INTERRUPTED, EXIT_OK, add_device_argument, resolve_device, say
 from ._data import add_data_arguments, load_data
 from ._types import int_list, non_negative_float, non_negative_int, positive_float, positive_int
@@ -74,7 +75,7 @@ _FIT_OPTIONS = (
     ("--batch-size", "batch_size", dict(type=positive_int, help="images per step (default: the preset's, 128 for paper)")),
     ("--lr", "lr", dict(type=positive_float, help="Adam learning rate (default: the preset's, 1e-4 for paper)")),
     ("--weight-decay", "weight_decay", dict(type=non_negative_float, help="Adam weight decay (default 5e-4)")),
-    ("--lr-schedule", "lr_schedule", dict(choices=("constant", "cosine"),
+    ("--lr-schedule", "lr_schedule", dict(choices=LR_SCHEDULES,
      help="constant, or cosine: anneal to zero over the epochs or --time-limit (default: the preset's)")),
     ("--seed", "seed", dict(type=int, default=0, help="seed of the model and the training (default 0)")),
     ("--checkpoint-dir", "checkpoint_dir", dict(metavar="DIR", help="write DIR/last.pt after every epoch and resume from it")),
