@@ -59,6 +59,13 @@ def run_record(device: torch.device, *, script: str, argv: Sequence[str] | None)
     return {"command": command_line(script, argv), "date": utc_now(), "machine": machine_record(device)}
 
 
+def provenance_line(record: dict[str, Any]) -> str:
+    """``Command: `...`; DATE; CPU, N threads, load at start L`` for a report written from :func:`run_record`."""
+    machine = record["machine"]
+    return (f"Command: `{record['command']}`; {record['date']}; {machine['cpu']}, {machine['torch_threads']} threads, "
+            f"load at start {machine['load_average_at_start'][0]:.1f}")
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types: tuples to lists, tensors/arrays to lists, NaN/inf to None, keys to str."""
     if isinstance(value, dict):

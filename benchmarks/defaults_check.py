@@ -17,7 +17,8 @@ default. ``--num-test`` other sprites (seed 1) and their upright, centred copies
 * **clusters**: k-means accuracy of ``z`` against the three shapes (best of 10 inits), and of
   PCA-whitened ``z`` (:func:`~invariant_inr.cluster.whiten`) beside the no-learning baseline of the
   same step, k-means on the 10 whitened principal components of the test sprites canonicalised by
-  the model's rule (as ``invariant-inr demo`` reports it).
+  the model's rule (as ``invariant-inr demo`` reports it); and k-means on ``z`` centred and scaled to
+  unit length (:func:`~invariant_inr.cluster.l2_normalize`) beside the same baseline prepared so.
 
 Each ``--variant`` is a name and JSON overrides of the model (``{}``: the defaults); a ``"fit"``
 entry in them overrides ``fit`` arguments instead (``{"fit": {"lr_schedule": "cosine"}}``). With
@@ -47,7 +48,7 @@ import torch
 from invariant_inr import IRLINR, fit, make_sprites
 from invariant_inr._environment import machine_info
 from invariant_inr.center import canonicalize
-from invariant_inr.cluster import kmeans, whiten
+from invariant_inr.cluster import PCAWhitening, kmeans, l2_normalize, whiten
 from invariant_inr.inference import encode_all
 from invariant_inr.metrics import clustering_accuracy, code_invariance, pose_recovery, relative_pose
 from invariant_inr.presets import preset, training_preset
@@ -75,8 +76,11 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace, 
     classes = len(test.shapes)
     assignments = kmeans(moved.z, classes, num_init=10, seed=0).assignments
     whitened = kmeans(whiten(moved.z), classes, num_init=10, seed=0).assignments
+    normalized = kmeans(l2_normalize(moved.z), classes, num_init=10, seed=0).assignments
     pixels = canonicalize(test.images, model.config.canonical_rule).flatten(1)  # type: ignore[arg-type]
     baseline = kmeans(whiten(pixels, dims=10), classes, num_init=10, seed=0).assignments
+    pca = PCAWhitening(dims=10).fit(pixels)  # the same 10 principal components, projected, then centred, unit length
+    baseline_unit = kmeans(l2_normalize(pca.transform(pixels) * pca.scale), classes, num_init=10, seed=0).assignments
     invariance = code_invariance(moved.z, base.z)  # centred: a shared offset is not agreement
     return {
         "seed": seed,
@@ -93,8 +97,14 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace, 
         "cos_other_image": invariance.other_images,
         "kmeans_accuracy": clustering_accuracy(test.labels, assignments),
         "kmeans_whitened_accuracy": clustering_accuracy(test.labels, whitened),
+        "kmeans_normalized_accuracy": clustering_accuracy(test.labels, normalized),
         "baseline_kmeans_whitened_canonical_pixels": clustering_accuracy(test.labels, baseline),
+        "baseline_kmeans_unit_canonical_pixels": clustering_accuracy(test.labels, baseline_unit),
     }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"  # records written before a column existed
 
 
 def markdown(record: dict[str, Any]) -> str:
@@ -104,8 +114,9 @@ def markdown(record: dict[str, Any]) -> str:
         f"{record['about']}. Command: `{record['command']}`. Load average before the run: {record['load_average']}.",
         "",
         "| variant | seed | overrides | train s | epochs | rotation error (deg, mod symmetry) | translation r (x, y) | cos same | cos other "
-        "| k-means acc | k-means, whitened z | baseline: whitened canonical pixels |",
-        "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| k-means acc | k-means, whitened z | k-means, centred unit-length z | baseline: whitened canonical pixels "
+        "| baseline: same, centred unit length |",
+        "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, r in record["variants"].items():
         tx, ty = r["translation_pearson"]
@@ -114,7 +125,8 @@ def markdown(record: dict[str, Any]) -> str:
             f"| {name} | {r.get('seed', 0)} | `{json.dumps(r['overrides'])}` | {r['train_seconds']:.0f} | {r['epochs']} | "
             f"{r['rotation_median_error_mod_symmetry_deg']:.2f} | {tx:.3f}, {ty:.3f} | {r['cos_same_image']:.3f} | "
             f"{r['cos_other_image']:.3f} | {100 * r['kmeans_accuracy']:.1f} | {100 * r['kmeans_whitened_accuracy']:.1f} | "
-            f"{100 * r['baseline_kmeans_whitened_canonical_pixels']:.1f} |"
+            f"{_pct(r.get('kmeans_normalized_accuracy'))} | {100 * r['baseline_kmeans_whitened_canonical_pixels']:.1f} | "
+            f"{_pct(r.get('baseline_kmeans_unit_canonical_pixels'))} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -77,7 +77,17 @@ from torch import Tensor
 
 from invariant_inr import IRLINR, fit, presets
 from invariant_inr.center import CANONICAL_RULES, canonical_pose, canonicalize
-from invariant_inr.cluster import SCAN, PCAWhitening, agglomerative, kmeans, save_assignments, save_embeddings, whiten
+from invariant_inr.cluster import (
+    SCAN,
+    CenteredL2Normalization,
+    PCAWhitening,
+    agglomerative,
+    kmeans,
+    l2_normalize,
+    save_assignments,
+    save_embeddings,
+    whiten,
+)
 from invariant_inr.datasets import MNISTU
 from invariant_inr.inference import encode_all
 from invariant_inr.metrics import (
@@ -481,7 +491,10 @@ def run_baselines(test: MNISTU, base: Tensor, settings: dict[str, Any], times: d
             out["clustering"][f"{key}_pixels"] = cluster_features(canonical.flatten(1), labels, seeds=seeds)
         if rule != "com":  # PCA to 10 dimensions: the best of the pixel variants tried (issue 10 notes)
             with Timer(times, f"baseline {key}-canonicalised pixels, PCA 10"):
-                out["clustering"][f"{key}_pixels_pca10"] = cluster_features(pca_projection(canonical.flatten(1), 10), labels, seeds=seeds)
+                projected = pca_projection(canonical.flatten(1), 10)
+                out["clustering"][f"{key}_pixels_pca10"] = cluster_features(projected, labels, seeds=seeds)
+            with Timer(times, f"baseline {key}-canonicalised pixels, PCA 10, centred unit length"):  # as the codes get it
+                out["clustering"][f"{key}_pixels_pca10_unit"] = cluster_features(l2_normalize(projected), labels, seeds=seeds)
         with Timer(times, f"analytic pose {key}"):
             out["pose"][key] = pose_figures(
                 test.theta, test.tau,
@@ -638,6 +651,7 @@ def evaluate_model(
     with Timer(times, f"{tag}: k-means / agglomerative on z"):
         record["clustering"] = cluster_features(enc_test.z, test.labels, seeds=settings["kmeans_seeds"])
         record["clustering_whitened"] = cluster_features(whiten(enc_test.z), test.labels, seeds=settings["kmeans_seeds"])
+        record["clustering_normalized"] = cluster_features(l2_normalize(enc_test.z), test.labels, seeds=settings["kmeans_seeds"])
     if not settings["skip_scan"]:
         with Timer(times, f"{tag}: encode train"):
             enc_train = encode_all(model, train.images, batch_size=256, device=device)
@@ -651,6 +665,12 @@ def evaluate_model(
             with Timer(times, f"{tag}: SCAN on whitened z"):
                 record["scan_whitened"], _ = run_scan(
                     model, whitening.transform(enc_train.z), whitening.transform(enc_test.z), train, test,
+                    {**settings, "scan_mode": "features"}, times[f"{tag}: encode train"],
+                )
+            normalization = CenteredL2Normalization().fit(enc_train.z)
+            with Timer(times, f"{tag}: SCAN on centred unit-length z"):
+                record["scan_normalized"], _ = run_scan(
+                    model, normalization.transform(enc_train.z), normalization.transform(enc_test.z), train, test,
                     {**settings, "scan_mode": "features"}, times[f"{tag}: encode train"],
                 )
     record["wall_times"] = times
@@ -758,17 +778,20 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| ours, IRL-INR `{tag}` (z) | {_pct(c['kmeans'])} | {_num(c['kmeans'], 'nmi')} | {_num(c['kmeans'], 'ari')} | "
             f"{_pct(c['agglomerative'])} | {_num(c['agglomerative'], 'nmi')} | {_num(c['agglomerative'], 'ari')} |"
         )
-        w = models[tag].get("clustering_whitened")
-        if w:
-            lines.append(
-                f"| ours, IRL-INR `{tag}` (z, PCA-whitened) | {_pct(w['kmeans'])} | {_num(w['kmeans'], 'nmi')} | {_num(w['kmeans'], 'ari')} | "
-                f"{_pct(w['agglomerative'])} | {_num(w['agglomerative'], 'nmi')} | {_num(w['agglomerative'], 'ari')} |"
-            )
+        for key, variant in (("clustering_whitened", "z, PCA-whitened"), ("clustering_normalized", "z, centred, unit length")):
+            w = models[tag].get(key)
+            if w:
+                lines.append(
+                    f"| ours, IRL-INR `{tag}` ({variant}) | {_pct(w['kmeans'])} | {_num(w['kmeans'], 'nmi')} | {_num(w['kmeans'], 'ari')} | "
+                    f"{_pct(w['agglomerative'])} | {_num(w['agglomerative'], 'nmi')} | {_num(w['agglomerative'], 'ari')} |"
+                )
     for key, c in results.get("baselines", {}).get("clustering", {}).items():
         if key == "raw_pixels":
             name = "raw pixels"
         elif key.endswith("_pixels_pca10"):
             name = f"pixels, canonicalised by `{key.removesuffix('_pixels_pca10')}`, PCA to 10 dimensions"
+        elif key.endswith("_pixels_pca10_unit"):
+            name = f"pixels, canonicalised by `{key.removesuffix('_pixels_pca10_unit')}`, PCA to 10 dimensions, centred, unit length"
         else:
             name = f"pixels, canonicalised by `{key.removesuffix('_pixels')}`"
         lines.append(
@@ -791,12 +814,14 @@ def render_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| ours, IRL-INR `{tag}` + SCAN | not run (--skip-scan) | | | |")
         else:
             lines.append(f"| ours, IRL-INR `{tag}` + SCAN | {_pct(scan)} | {_num(scan, 'nmi')} | {_num(scan, 'ari')} | {scan['mode']} |")
-        white = models[tag].get("scan_whitened")
-        if white:
-            lines.append(
-                f"| ours, IRL-INR `{tag}` + SCAN on PCA-whitened z | {_pct(white)} | {_num(white, 'nmi')} | "
-                f"{_num(white, 'ari')} | features, whitened |"
-            )
+        for key, variant, mode in (("scan_whitened", "PCA-whitened z", "features, whitened"),
+                                   ("scan_normalized", "centred, unit-length z", "features, unit length")):
+            prepared = models[tag].get(key)
+            if prepared:
+                lines.append(
+                    f"| ours, IRL-INR `{tag}` + SCAN on {variant} | {_pct(prepared)} | {_num(prepared, 'nmi')} | "
+                    f"{_num(prepared, 'ari')} | {mode} |"
+                )
     scans = [models[tag]["scan"] for tag in main_tags if models[tag].get("scan")]
     if scans:
         lines += ["", f"SCAN mode: {scans[0]['description']} ({scans[0]['mode_reason']})."]
@@ -877,6 +902,8 @@ def _baseline_name(key: str) -> str:
         return "raw pixels"
     if key.endswith("_pixels_pca10"):
         return key.removesuffix("_pixels_pca10") + "-canonicalised pixels (PCA 10)"
+    if key.endswith("_pixels_pca10_unit"):
+        return key.removesuffix("_pixels_pca10_unit") + "-canonicalised pixels (PCA 10, unit length)"
     return key.removesuffix("_pixels") + "-canonicalised pixels"
 
 
@@ -905,7 +932,8 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
         if rotation is not None and math.isfinite(rotation):
             parts.append(f"rotation Pearson {rotation:.4f} ({rotation - PAPER['table1']['rotation']:+.4f})")
         lines.append(f"- `{tag}` against the paper: " + "; ".join(parts) + ".")
-        for variant, clustering in (("z", record["clustering"]), ("PCA-whitened z", record.get("clustering_whitened"))):
+        for variant, clustering in (("z", record["clustering"]), ("PCA-whitened z", record.get("clustering_whitened")),
+                                    ("centred, unit-length z", record.get("clustering_normalized"))):
             ours_kmeans = mean((clustering or {}).get("kmeans"))
             if ours_kmeans is not None and baselines:
                 against = ", ".join(

@@ -8,13 +8,16 @@ and, on the same seeded MNIST(U) split (10,000 training / 2,000 test images):
    that share its label) on the training images for raw pixels, pixels canonicalised by the model's
    rule, ``z`` and PCA-whitened ``z``: SCAN learns from these neighbours, so their purity bounds
    what it can reach.
-2. **SCAN on whitened z, features mode** (the head alone, ``reproduce.py``'s settings): the reference,
-   with the neighbours mined from whitened ``z`` (the default), from the canonicalised pixels, or
+2. **SCAN on the code, features mode** (the head alone, ``reproduce.py``'s settings): the reference,
+   on ``z`` or whitened ``z`` (``--code``; ``auto`` leaves the codes of ``consistency="infonce"``
+   unwhitened), with the neighbours mined from that code (the default), from the canonicalised pixels, or
    from their 64 principal components; and the no-learning baseline, SCAN on the 64 principal
    components of the canonicalised pixels, with the same three neighbour sources (``--seeds`` seeds).
 3. **SCAN through the encoder**, images augmented by a random rotation and translation (the
-   paper's "R + T"), the encoder followed by the whitening fitted on the training codes (a fixed
-   linear map), for ``--epochs`` clustering and ``--self-label-epochs`` self-labelling epochs:
+   paper's "R + T"; with ``--augment nuisance`` followed by the training preset's nuisance
+   deformation, a strong augmentation in the place of the paper's S1 + S2), the encoder followed
+   (``--code whitened``) by the whitening fitted on the training codes (a fixed linear map), for
+   ``--epochs`` clustering and ``--self-label-epochs`` self-labelling epochs:
    once with the encoder frozen and once fine-tuned at ``--encoder-lr`` (the head at ``--lr``).
 
 Every accuracy is on the 2,000 test images (Hungarian matching). Writes ``OUT/results.json`` and
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +41,25 @@ import torch
 from torch import Tensor, nn
 
 from invariant_inr import IRLINR
+from invariant_inr.augment import NuisanceAugment
 from invariant_inr.center import canonicalize
-from invariant_inr.cluster import SCAN, PCAWhitening, mine_neighbors
+from invariant_inr.cluster import SCAN, PCAWhitening, mine_neighbors, random_rotate_translate
 from invariant_inr.inference import encode_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _run_record import run_record, write_json  # noqa: E402
+from _run_record import provenance_line, run_record, write_json  # noqa: E402
 from reproduce import NUM_CLASSES, SCAN_DEFAULTS, build_parser, load_data, log, resolve_settings, scores, summarize  # noqa: E402
+
+
+class PlainCode(nn.Module):
+    """``model.encode(x).z``: the features SCAN sees when the codes are clustered unwhitened."""
+
+    def __init__(self, model: IRLINR) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.model.encode(images).z
 
 
 class WhitenedCode(nn.Module):
@@ -81,12 +97,26 @@ def purity_of(neighbours: Tensor, labels: Tensor) -> float:
     return float((labels[neighbours] == labels[:, None]).double().mean())
 
 
-def run_scan_encoder(model: IRLINR, whitening: PCAWhitening, train: Any, test: Any, options: dict[str, Any],
-                     finetune: bool, seed: int) -> dict[str, Any]:
+def scan_augmentation(name: str, strength: float, seed: int) -> Callable[[Tensor], Tensor] | None:
+    """SCAN's image augmentation: ``"rt"`` (its default, R + T) or ``"nuisance"`` (R + T, then the
+    training preset's nuisance deformation in image space; the rule re-canonicalises the rotation)."""
+    if name == "rt":
+        return None
+    deform = NuisanceAugment(strength)
+    generator = torch.Generator().manual_seed(seed + 2)
+
+    def augment(images: Tensor) -> Tensor:
+        return deform(random_rotate_translate(images, generator=generator), generator=generator)
+
+    return augment
+
+
+def run_scan_encoder(model: IRLINR, whitening: PCAWhitening | None, train: Any, test: Any, options: dict[str, Any],
+                     finetune: bool, seed: int, augment: Callable[[Tensor], Tensor] | None = None) -> dict[str, Any]:
     """SCAN through the (frozen or fine-tuned) encoder, from a fresh copy of the trained model."""
     state = {key: value.clone() for key, value in model.state_dict().items()}
-    encoder = WhitenedCode(model, whitening)
-    scan = SCAN(NUM_CLASSES, seed=seed, finetune_encoder=finetune, **options)
+    encoder = PlainCode(model) if whitening is None else WhitenedCode(model, whitening)
+    scan = SCAN(NUM_CLASSES, seed=seed, finetune_encoder=finetune, augment=augment, **options)
     start = time.perf_counter()
     try:
         scan.fit(train.images, encoder=encoder)
@@ -113,6 +143,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--heads", type=parse_heads, default=[None, 256],
                         help="comma-separated heads of the features-mode rows: 'linear' or a hidden width (default linear,256)")
     parser.add_argument("--variants", default="frozen,finetuned", help="comma-separated: frozen, finetuned")
+    parser.add_argument("--code", choices=("auto", "z", "whitened"), default="auto",
+                        help="the code SCAN trains on: z, PCA-whitened z, or auto (z for a model trained with "
+                             "consistency='infonce', whose codes cluster best unwhitened; whitened otherwise)")
+    parser.add_argument("--augment", choices=("rt", "nuisance"), default="rt",
+                        help="SCAN's image augmentation through the encoder: R + T (its default), or R + T then "
+                             "the model's nuisance deformation (NuisanceAugment at the model's augment_strength, or 1)")
+    parser.add_argument("--skip-features-mode", action="store_true", help="only the purity and the encoder rows")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -129,6 +166,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     z_test = encode_all(model, test.images, batch_size=256).z
     times["encode train + test"] = time.perf_counter() - t
     whitening = PCAWhitening().fit(z_train.double())
+    code = args.code if args.code != "auto" else ("z" if model.config.consistency == "infonce" else "whitened")
+    code_name = "z" if code == "z" else "PCA-whitened z"
 
     t = time.perf_counter()
     k = SCAN_DEFAULTS["num_neighbors"]
@@ -139,25 +178,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         (pixels_pca.transform(canonical.double()) * pixels_pca.scale).float(),
         (pixels_pca.transform(canonical_test.double()) * pixels_pca.scale).float())
     whitened_z = (whitening.transform(z_train.double()).float(), whitening.transform(z_test.double()).float())
+    code_features = (z_train, z_test) if code == "z" else whitened_z
     features = {  # name: (train, test) features the head is trained on
-        "PCA-whitened z": whitened_z,
+        code_name: code_features,
         f"{rule}-canonicalised pixels, 64 principal components (no learning)": pixel_components,
     }
     # each neighbour graph is mined once: its purity is reported and SCAN trains on it
-    neighbour_sources = {"PCA-whitened z": mine_neighbors(whitened_z[0], k),
+    neighbour_sources = {code_name: mine_neighbors(code_features[0], k),
                          f"{rule}-canonicalised pixels": mine_neighbors(canonical, k),
                          "64 principal components of those": mine_neighbors(pixel_components[0], k)}
     purity = {"raw pixels": purity_of(mine_neighbors(train.images.flatten(1), k), train.labels),
               f"{rule}-canonicalised pixels": purity_of(neighbour_sources[f"{rule}-canonicalised pixels"], train.labels),
               "z": purity_of(mine_neighbors(z_train, k), train.labels),
-              "PCA-whitened z": purity_of(neighbour_sources["PCA-whitened z"], train.labels)}
+              "PCA-whitened z": purity_of(mine_neighbors(whitened_z[0], k), train.labels)}
     times["20-NN purity"] = time.perf_counter() - t
     for name, value in purity.items():
         log(f"20-NN purity, {name}: {value:.4f}")
 
     t = time.perf_counter()
     features_results: list[dict[str, Any]] = []
-    for head_hidden in args.heads:
+    for head_hidden in [] if args.skip_features_mode else args.heads:
         for feature_name, (f_train, f_test) in features.items():
             for source, neighbours in neighbour_sources.items():
                 runs = [
@@ -178,12 +218,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if variant not in ("frozen", "finetuned"):
             raise SystemExit(f"--variants: expected frozen and/or finetuned, got {variant!r}")
         log(f"SCAN through the encoder, {variant}: {args.epochs} + {args.self_label_epochs} epochs")
-        encoder_results[variant] = run_scan_encoder(model, whitening, train, test, options, variant == "finetuned", args.seed)
+        augment = scan_augmentation(args.augment, model.config.augment_strength or 1.0, args.seed)
+        encoder_results[variant] = run_scan_encoder(model, whitening if code == "whitened" else None, train, test,
+                                                    options, variant == "finetuned", args.seed, augment)
         times[f"SCAN through the encoder, {variant}"] = encoder_results[variant]["seconds"]
         log(f"  accuracy {encoder_results[variant]['accuracy']:.4f} in {encoder_results[variant]['seconds']:.0f} s")
     times["total"] = time.perf_counter() - started
 
     record = {**run_record(torch.device("cpu"), script="scan_levers.py", argv=argv), "checkpoint": str(args.checkpoint), "split_seed": args.seed, "noise": args.noise,
+              "code": code_name, "augment": args.augment,
               "neighbour_purity_20nn_train": purity, "scan_features_mode": features_results,
               "scan_through_encoder": encoder_results, "wall_times": times}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -197,10 +240,10 @@ def markdown(record: dict[str, Any]) -> str:
     lines = [
         "# SCAN levers: neighbour sources and encoder fine-tuning (MNIST(U), quick split)",
         "",
-        f"Command: `{record['command']}`; {record['date']}; "
-        f"{record['machine']['cpu']}, {record['machine']['torch_threads']} threads, load at start "
-        f"{record['machine']['load_average_at_start'][0]:.1f}.",
-        f"Model: `{record['checkpoint']}`; split seed {record['split_seed']}, noise {record['noise']}.",
+        f"{provenance_line(record)}.",
+        f"Model: `{record['checkpoint']}`; split seed {record['split_seed']}, noise {record['noise']}; "
+        f"SCAN on {record.get('code', 'PCA-whitened z')}, augmentation through the encoder: "
+        f"{'R + T then the nuisance deformation' if record.get('augment') == 'nuisance' else 'R + T'}.",
         "",
         "| 20-NN purity on the 10,000 training images | purity |",
         "|---|---:|",
@@ -219,7 +262,8 @@ def markdown(record: dict[str, Any]) -> str:
     for variant, result in record["scan_through_encoder"].items():
         o = result["options"]
         lines.append(
-            f"| through the encoder, {variant} ({o['epochs']} + {o['self_label_epochs']} epochs, R + T, head lr {o['lr']}"
+            f"| through the encoder, {variant} ({o['epochs']} + {o['self_label_epochs']} epochs, "
+            f"{'R + T + nuisance' if record.get('augment') == 'nuisance' else 'R + T'}, head lr {o['lr']}"
             + (f", encoder lr {o['encoder_lr']}" if variant == "finetuned" else "")
             + f") | {100 * result['accuracy']:.1f} % | {result['nmi']:.3f} | {result['ari']:.3f} | {result['seconds']:.0f} |"
         )

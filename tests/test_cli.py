@@ -193,6 +193,7 @@ def test_image_folder_embeds_with_file_names(tmp_path: Path, trained: Path, caps
         (["nonsense"], "invalid choice"),
         (["embed", "{model}", "{data}", "--out", "z.pt", "--noise", "0.1"], "built-in data"),
         (["cluster", "--checkpoint", "{model}", "{data}", "-k", "2", "--method", "scan", "--whiten"], "--whiten with SCAN needs --embeddings"),
+        (["cluster", "--checkpoint", "{model}", "{data}", "-k", "2", "--method", "scan", "--normalize"], "--normalize with SCAN needs --embeddings"),
         (["embed", "{model}", "sprites", "--out", "z.pt", "--noise", "-1"], ">= 0"),
     ],
 )
@@ -272,10 +273,10 @@ def test_cluster_keeps_a_collapsed_code_unwhitened_by_default(tmp_path: Path, ca
     assert code == 2 and "no variance" in err
 
 
-def test_cluster_does_not_whiten_the_codes_of_a_contrastive_model_by_default(
+def test_cluster_normalizes_the_codes_of_a_contrastive_model_by_default(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], data_file: Path
 ) -> None:
-    from invariant_inr.cluster import kmeans, whiten
+    from invariant_inr.cluster import kmeans, l2_normalize, whiten
 
     model_path = tmp_path / "m.pt"
     code = cli.main(["train", str(data_file), *TINY, "--consistency", "infonce", "--augment-strength", "1", "--epochs", "1",
@@ -285,13 +286,32 @@ def test_cluster_does_not_whiten_the_codes_of_a_contrastive_model_by_default(
     assert model.config.consistency == "infonce"
     z = encode_all(model.eval(), torch.load(data_file)["images"]).z
     found = {}
-    for name, flags in (("default", []), ("whitened", ["--whiten"])):
+    for name, flags in (("default", []), ("whitened", ["--whiten"]), ("plain", ["--no-normalize"]),
+                        ("no-whiten", ["--no-whiten"])):
         out = tmp_path / f"{name}.csv"
         code, stdout, _ = run(["cluster", "--checkpoint", str(model_path), str(data_file), "-k", "3", *flags, "--out", str(out),
                                "--no-figures", "--no-progress"], capsys)
         assert code == 0
         with out.open() as handle:
             found[name] = ([int(row["cluster"]) for row in csv.DictReader(handle)], stdout)
-    assert found["default"][0] == kmeans(z, 3, seed=0).assignments.tolist()
-    assert "not whitened: the model was trained with consistency='infonce'" in found["default"][1]
+    assert found["default"][0] == kmeans(l2_normalize(z), 3, seed=0).assignments.tolist()
+    assert "unit length, not whitened: the model was trained with consistency='infonce'" in found["default"][1]
+    assert found["no-whiten"][0] == found["default"][0]  # --no-whiten leaves the contrastive default on
     assert found["whitened"][0] == kmeans(whiten(z), 3, seed=0).assignments.tolist()
+    assert found["plain"][0] == kmeans(z, 3, seed=0).assignments.tolist()
+
+
+def test_cluster_normalize_on_embeddings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from invariant_inr.cluster import kmeans, l2_normalize
+
+    g = torch.Generator().manual_seed(4)
+    z = torch.cat([torch.randn(10, 3, generator=g) * 0.2 + c for c in (torch.tensor([5.0, 0, 0]), torch.tensor([0, 5.0, 0]))])
+    torch.save({"z": z}, tmp_path / "z.pt")
+    code, _, _ = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "2", "--normalize", "--out", str(tmp_path / "n.csv"),
+                      "--quiet"], capsys)
+    with (tmp_path / "n.csv").open() as handle:
+        normalized = [int(row["cluster"]) for row in csv.DictReader(handle)]
+    assert code == 0 and normalized == kmeans(l2_normalize(z), 2, seed=0).assignments.tolist()
+    code, _, err = run(["cluster", "--embeddings", str(tmp_path / "z.pt"), "-k", "2", "--normalize", "--whiten",
+                        "--out", str(tmp_path / "x.csv")], capsys)
+    assert code == 2 and "at most one of --whiten and --normalize" in err

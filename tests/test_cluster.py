@@ -504,6 +504,61 @@ def test_whitening_finds_classes_hidden_under_a_large_nuisance_direction():
     assert plain < 0.7 and white > 0.99
 
 
+# ----------------------------------------------------------------------------- centring + unit length
+def test_l2_normalization_is_exact_and_applies_the_fitted_mean():
+    from invariant_inr.cluster import CenteredL2Normalization, l2_normalize
+
+    g = torch.Generator().manual_seed(2)
+    train = torch.randn(300, 6, generator=g, dtype=torch.float64) * 4.0 + 2.0
+    out = l2_normalize(train)
+    centred = train - train.mean(dim=0)
+    torch.testing.assert_close(out, centred / centred.norm(dim=1, keepdim=True), rtol=0, atol=1e-14)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(300, dtype=torch.float64), rtol=0, atol=1e-14)
+    fitted = CenteredL2Normalization().fit(train)
+    other = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    expected = (other - train.mean(dim=0)) / (other - train.mean(dim=0)).norm(dim=1, keepdim=True)
+    torch.testing.assert_close(fitted.transform(other), expected, rtol=0, atol=1e-14)  # the train mean, not other's
+    torch.testing.assert_close(l2_normalize(other, center=False), torch.nn.functional.normalize(other, dim=1), rtol=0, atol=1e-14)
+    # Euclidean distance on the result is a function of the cosine alone: |u - v|^2 = 2 - 2 cos
+    cos = torch.nn.functional.cosine_similarity(centred[0], centred[1], dim=0)
+    torch.testing.assert_close((out[0] - out[1]).square().sum(), 2 - 2 * cos, rtol=0, atol=1e-13)
+    # a row at the mean has no direction: it stays zero (finite), not NaN
+    at_mean = torch.cat([train[:2], train[:2].mean(dim=0, keepdim=True)])
+    assert torch.equal(l2_normalize(at_mean)[2], torch.zeros(6, dtype=torch.float64))
+
+
+def test_l2_normalization_finds_classes_under_a_length_nuisance():
+    """Two rays 20 degrees apart, lengths spread 1-10: k-means on the raw points splits near from
+    far; on unit vectors it separates the two directions."""
+    from invariant_inr.cluster import cluster
+
+    g = torch.Generator().manual_seed(3)
+    labels = torch.arange(400) % 2
+    angle = torch.deg2rad(torch.where(labels == 0, -10.0, 10.0)) + 0.02 * torch.randn(400, generator=g)
+    length = 1.0 + 9.0 * torch.rand(400, generator=g)
+    points = torch.stack([length * torch.cos(angle), length * torch.sin(angle)], dim=1)
+    plain = clustering_accuracy(labels, cluster(points, "kmeans", num_clusters=2, seed=0))
+    unit = clustering_accuracy(labels, cl.kmeans(cl.l2_normalize(points, center=False), 2, seed=0).assignments)
+    assert plain < 0.8 and unit > 0.99
+    assert torch.equal(cluster(points, "kmeans", num_clusters=2, seed=0, normalize=True),
+                       cl.kmeans(cl.l2_normalize(points), 2, seed=0).assignments)
+
+
+def test_l2_normalization_bad_input():
+    from invariant_inr.cluster import CenteredL2Normalization, cluster
+
+    with pytest.raises(RuntimeError, match="fit"):
+        CenteredL2Normalization().transform(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="3 columns"):
+        CenteredL2Normalization().fit(torch.randn(9, 3)).transform(torch.randn(4, 2))
+    with pytest.raises(TypeError, match="center"):
+        CenteredL2Normalization(center="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="normalize"):
+        cluster(torch.randn(9, 3), num_clusters=2, normalize=1)
+    with pytest.raises(ValueError, match="at most one"):
+        cluster(torch.randn(9, 3), num_clusters=2, whiten=True, normalize=True)
+
+
 def test_whitening_bad_input():
     from invariant_inr.cluster import PCAWhitening, cluster, whiten
 

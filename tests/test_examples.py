@@ -57,7 +57,8 @@ def test_mnist_u_on_a_fake_mnist_folder(tmp_path: Path, run_example) -> None:
     stdout = run_example("mnist_u.py", "--root", str(root), "--out", str(tmp_path / "out"))
     assert "rotation: circular correlation" in stdout
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert set(results) >= {"pose_recovery", "kmeans", "agglomerative", "kmeans_raw_pixels"}
+    assert set(results) >= {"pose_recovery", "kmeans", "agglomerative", "kmeans_raw_pixels", "kmeans_canonical_pixels"}
+    assert results["settings"]["preset"] == "mnist-quick" and results["codes_prepared_by"] == "l2_normalize"
     assert results["settings"]["train_size"] == 64 and results["settings"]["test_size"] == 32
 
 

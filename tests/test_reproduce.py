@@ -122,6 +122,7 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
         _check_scores(entry["agglomerative"], 1)
     assert set(data["baselines"]["clustering"]) == (
         {"raw_pixels"} | {f"{rule}_pixels" for rule in CANONICAL_RULES} | {f"{rule}_pixels_pca10" for rule in CANONICAL_RULES if rule != "com"}
+        | {f"{rule}_pixels_pca10_unit" for rule in CANONICAL_RULES if rule != "com"}
     )
     assert set(data["baselines"]["pose"]) == set(CANONICAL_RULES)
 
@@ -138,9 +139,12 @@ def test_smoke_protocol_end_to_end_and_resume(tmp_path: Path, keep_threads: None
         _check_scores(record["clustering"]["agglomerative"], 1)
         _check_scores(record["clustering_whitened"]["kmeans"], seeds)  # the same clustering on PCA-whitened z
         _check_scores(record["clustering_whitened"]["agglomerative"], 1)
+        _check_scores(record["clustering_normalized"]["kmeans"], seeds)  # and on centred, unit-length z
+        _check_scores(record["clustering_normalized"]["agglomerative"], 1)
         _check_scores(record["scan"], data["settings"]["scan_runs"])
         assert record["scan"]["mode"] == "features"
         _check_scores(record["scan_whitened"], data["settings"]["scan_runs"])  # the same SCAN on whitened z
+        _check_scores(record["scan_normalized"], data["settings"]["scan_runs"])  # and on centred, unit-length z
         assert (out / f"ckpt_{rule}" / "last.pt").is_file() and (out / f"model_{rule}.pt").is_file()
         assert (out / f"z_test_{rule}.npy").is_file() and (out / f"scan_test_{rule}.csv").is_file()
         # the analytic-pose preset's model recovers exactly what its rule recovers from the pixels
@@ -275,6 +279,25 @@ def test_scan_levers_whitened_code_and_heads() -> None:
     assert levers.purity_of(torch.tensor([[2], [3], [0], [1]]), labels) == 0.0
 
 
+def test_scan_levers_augmentations_and_plain_code() -> None:
+    from invariant_inr import IRLINR
+
+    levers = _load_benchmark("scan_levers")
+    assert levers.scan_augmentation("rt", 1.0, seed=0) is None  # SCAN's own default (R + T)
+    images = torch.zeros(6, 1, 20, 20)
+    images[:, :, 6:14, 8:12] = 1.0
+    first = levers.scan_augmentation("nuisance", 1.0, seed=3)(images)
+    again = levers.scan_augmentation("nuisance", 1.0, seed=3)(images)
+    assert first.shape == images.shape and torch.isfinite(first).all()
+    assert torch.equal(first, again)  # seeded: the same draws for the same seed
+    assert not torch.allclose(first, images, atol=1e-3)  # and it does move the images
+    model = IRLINR(1, 16, encoder_width=4, num_frequencies=8, inr_hidden=[16], hyper_hidden=[16], head_hidden=[16],
+                   latent_dim=4).eval()
+    x = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(levers.PlainCode(model)(x), model.encode(x).z)
+
+
 def test_pose_table_rows_of_rules_and_models(tmp_path: Path, keep_threads: None) -> None:
     from invariant_inr import IRLINR
 
@@ -295,3 +318,26 @@ def test_pose_table_rows_of_rules_and_models(tmp_path: Path, keep_threads: None)
     assert rows["| `moments` rule"] != rows["| `com` rule"]
     with pytest.raises(SystemExit):
         pose_table.main(["--model", "model.pt"])  # SEED:PATH is required
+
+
+def test_code_geometry_preparations_and_checkpoint_argument() -> None:
+    from invariant_inr.cluster import PCAWhitening
+
+    geometry = _load_benchmark("code_geometry")
+    assert geometry.parse_checkpoint("2=/tmp/a/last.pt") == (2, Path("/tmp/a/last.pt"))
+    for bad in ("/tmp/a/last.pt", "x=/tmp/a.pt", "1="):
+        with pytest.raises(Exception, match="SEED=PATH"):
+            geometry.parse_checkpoint(bad)
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.randn(40, 3, generator=g) * 3 + 1, torch.randn(7, 3, generator=g)
+    (plain,) = geometry.prepared("as it is", train, test)
+    assert torch.equal(plain, test)
+    (unit,) = geometry.prepared("centred, unit length", train, test)
+    expected = (test.double() - train.double().mean(0))
+    torch.testing.assert_close(unit.double(), expected / expected.norm(dim=1, keepdim=True), atol=1e-6, rtol=0)  # the train mean
+    # clusters relabelled by their matched class: a perfect clustering under other ids is diagonal
+    labels = torch.arange(10).repeat_interleave(3)
+    matrix = geometry.matched_confusion(labels, (labels + 4) % 10)
+    assert matrix == (3 * torch.eye(10, dtype=torch.long)).tolist()
+    (white,) = geometry.prepared("PCA-whitened", train, test)
+    torch.testing.assert_close(white, PCAWhitening().fit(train.double()).transform(test.double()).float())

@@ -49,10 +49,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="write no pictures (cluster grid, confusion matrix)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--whiten", action=argparse.BooleanOptionalAction, default=None,
-                        help="PCA-whiten the codes first (default: on, except for SCAN with --checkpoint, which trains "
-                        "through the encoder on images, and for a --checkpoint trained with consistency='infonce'); it "
-                        "helped k-means, Ward and SCAN on the codes of the paper's 'cos' consistency and cost the "
-                        "contrastive codes about 8 points of k-means on MNIST(U), see docs/results.md")
+                        help="PCA-whiten the codes first (default: on for codes of the paper's 'cos' consistency and "
+                        "for --embeddings, where it helped k-means, Ward and SCAN; off for a --checkpoint trained "
+                        "with consistency='infonce', whose codes it cost about 8 points of k-means on MNIST(U); "
+                        "see docs/results.md)")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="centre the codes and scale each to unit length first, the cosine geometry of the "
+                        "contrastive loss (default: on for a --checkpoint trained with consistency='infonce', where "
+                        "it lifted Ward by 7-10 points on MNIST(U); pass it for such codes read with --embeddings)")
     parser.add_argument("--linkage", choices=("ward", "complete", "average", "single"), default="ward",
                         help="agglomerative linkage (default ward)")
     scan_group = parser.add_argument_group("SCAN")
@@ -78,24 +82,17 @@ def _codes(args: argparse.Namespace) -> tuple[Tensor, Tensor | None, list[Any], 
 
 
 def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Tensor:
-    from ..cluster import SCAN, agglomerative, kmeans, whiten
+    from ..cluster import SCAN, agglomerative, kmeans
 
     k = args.num_clusters
     scan_on_images = args.method == "scan" and model is not None
-    if args.whiten and scan_on_images:
-        raise UsageError("--whiten with SCAN needs --embeddings: with --checkpoint SCAN trains through the encoder on images")
-    contrastive = model is not None and model.config.consistency == "infonce"
-    if args.whiten is None and contrastive and not scan_on_images:
-        # whitening helped the paper's "cos" codes and hurt the contrastive ones (docs/results.md)
-        say(args, "clustering the codes as they are, not whitened: the model was trained with consistency='infonce' "
-                  "(pass --whiten to whiten them)")
-    elif args.whiten is None and not scan_on_images:  # the default: whiten, unless the codes cannot be
-        try:
-            z = whiten(z)
-        except ValueError as error:  # e.g. a collapsed code, every row the same
-            say(args, f"clustering the codes as they are, not whitened: {error}")
-    elif args.whiten:
-        z = whiten(z)
+    if args.whiten and args.normalize:
+        raise UsageError("give at most one of --whiten and --normalize: each replaces the other's geometry")
+    for flag, given in (("--whiten", args.whiten), ("--normalize", args.normalize)):
+        if given and scan_on_images:
+            raise UsageError(f"{flag} with SCAN needs --embeddings: with --checkpoint SCAN trains through the encoder on images")
+    if not scan_on_images:
+        z = _prepare_codes(args, z, contrastive=model is not None and model.config.consistency == "infonce")
     if args.method == "kmeans":
         return kmeans(z, k, seed=args.seed).assignments
     if args.method == "agglomerative":
@@ -109,6 +106,26 @@ def _assign(args: argparse.Namespace, z: Tensor, model: Any, loaded: Any) -> Ten
         model.eval()
         return scan.fit_predict(loaded.tensor().to(model.device), encoder=lambda x: model.encode(x).z)
     return scan.fit_predict(z)
+
+
+def _prepare_codes(args: argparse.Namespace, z: Tensor, *, contrastive: bool) -> Tensor:
+    """Whiten, normalise or keep the codes, as asked, else as suits how they were trained (docs/results.md)."""
+    from ..cluster import l2_normalize, whiten
+
+    if args.normalize:
+        return l2_normalize(z)
+    if args.whiten:
+        return whiten(z)
+    if contrastive and args.normalize is None:  # the contrastive loss trains directions only
+        say(args, "clustering the codes centred and scaled to unit length, not whitened: the model was trained with "
+                  "consistency='infonce' (pass --no-normalize to keep them as they are, --whiten to whiten them)")
+        return l2_normalize(z)
+    if not contrastive and args.whiten is None:  # the default for the paper's codes: whiten, unless they cannot be
+        try:
+            return whiten(z)
+        except ValueError as error:  # e.g. a collapsed code, every row the same
+            say(args, f"clustering the codes as they are, not whitened: {error}")
+    return z
 
 
 def _figure(args: argparse.Namespace, what: str, draw: Any) -> None:

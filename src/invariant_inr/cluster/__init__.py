@@ -3,7 +3,8 @@ r"""Clustering of semantic representations: k-means, agglomerative, and SCAN.
 This package is the entry point; each idea lives in its own private module (import from here):
 ``_kmeans``, ``_agglomerative``, ``_dispatch`` (:func:`cluster`), ``_neighbors`` (neighbour
 mining), ``_scan_loss``, ``_scan_head``, ``_scan_augment`` ("R + T"), ``_scan`` (the trainer),
-``_export`` (writing results), ``_whiten`` (PCA whitening before clustering) and ``_inputs``
+``_export`` (writing results), ``_whiten`` (PCA whitening before clustering), ``_normalize``
+(centring and unit length before clustering) and ``_inputs``
 (shared input checks).
 
 Three ways to group images by their invariant representation :math:`z` (paper section 4.3):
@@ -21,8 +22,10 @@ Three ways to group images by their invariant representation :math:`z` (paper se
   on precomputed features.
 
 :func:`whiten` (or :class:`PCAWhitening`, fitted on one set and applied to another) gives every
-principal direction unit variance before k-means or Ward, which helped on the learned ``z``.
-:func:`cluster` dispatches by name (``whiten=True`` whitens first); :func:`save_assignments` and :func:`save_embeddings` write the
+principal direction unit variance before k-means or Ward, which helped the codes of the paper's
+``"cos"`` loss; :func:`l2_normalize` (or :class:`CenteredL2Normalization`) centres the codes and
+scales each to unit length, the cosine geometry of the ``"infonce"`` loss, which helped its codes.
+:func:`cluster` dispatches by name (``whiten=True`` or ``normalize=True`` prepares the features first); :func:`save_assignments` and :func:`save_embeddings` write the
 results for other tools. Any number of clusters from 1 to ``N`` is accepted, so over-clustering
 (more clusters than classes) works; score it with
 ``invariant_inr.metrics.clustering_accuracy(..., mapping="majority")``.
@@ -42,6 +45,7 @@ from ._dispatch import cluster
 from ._export import save_assignments, save_embeddings
 from ._kmeans import KMeansResult, kmeans
 from ._neighbors import mine_neighbors
+from ._normalize import CenteredL2Normalization, l2_normalize
 from ._scan import SCAN
 from ._scan_augment import TWO_PI, random_rotate_translate
 from ._scan_head import ClusteringHead
@@ -49,6 +53,7 @@ from ._scan_loss import ScanLoss, scan_loss
 from ._whiten import PCAWhitening, whiten
 
 __all__ = [
+    "CenteredL2Normalization",
     "ClusteringHead",
     "KMeansResult",
     "PCAWhitening",
@@ -57,6 +62,7 @@ __all__ = [
     "agglomerative",
     "cluster",
     "kmeans",
+    "l2_normalize",
     "mine_neighbors",
     "random_rotate_translate",
     "save_assignments",

@@ -9,6 +9,7 @@ from torch import Tensor
 from .. import _checks
 from ._agglomerative import agglomerative
 from ._kmeans import kmeans
+from ._normalize import l2_normalize
 from ._scan import SCAN
 from ._whiten import whiten as pca_whiten
 
@@ -21,6 +22,7 @@ def cluster(
     *,
     num_clusters: int,
     whiten: bool = False,
+    normalize: bool = False,
     **options: Any,
 ) -> Tensor:
     """Cluster features with the named method and return the assignments.
@@ -31,7 +33,10 @@ def cluster(
             ``"scan"`` (:class:`SCAN` on the precomputed features).
         num_clusters: ``K``.
         whiten: PCA-whiten the features first (:func:`whiten`); on the learned ``z`` it helped
-            k-means (``docs/results.md``).
+            the codes of the paper's ``"cos"`` consistency loss (``docs/results.md``).
+        normalize: centre the features and scale each to unit length first (:func:`l2_normalize`):
+            the cosine geometry the ``"infonce"`` consistency loss trains ``z`` in, where it helped
+            Ward and k-means. At most one of ``whiten`` and ``normalize``.
         **options: keyword options of the chosen method (``seed``, ``linkage``, ``epochs``, ...).
 
     Returns:
@@ -45,10 +50,15 @@ def cluster(
         torch.Size([4])
     """
     _checks.check_choice(method, "method", ("kmeans", "agglomerative", "scan"))
-    if not isinstance(whiten, bool):
-        raise TypeError(f"whiten must be True or False, got {_checks.describe(whiten)}")
+    for name, flag in (("whiten", whiten), ("normalize", normalize)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {_checks.describe(flag)}")
+    if whiten and normalize:
+        raise ValueError("give at most one of whiten=True and normalize=True (each replaces the other's geometry)")
     if whiten:
         features = pca_whiten(features)
+    elif normalize:
+        features = l2_normalize(features)
     if method == "kmeans":
         return kmeans(features, num_clusters, **options).assignments
     if method == "agglomerative":
