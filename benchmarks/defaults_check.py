@@ -78,8 +78,8 @@ def run_variant(name: str, overrides: dict[str, Any], args: argparse.Namespace, 
     whitened = kmeans(whiten(moved.z), classes, num_init=10, seed=0).assignments
     normalized = kmeans(l2_normalize(moved.z), classes, num_init=10, seed=0).assignments
     pixels = canonicalize(test.images, model.config.canonical_rule).flatten(1)  # type: ignore[arg-type]
-    baseline = kmeans(whiten(pixels, dims=10), classes, num_init=10, seed=0).assignments
-    pca = PCAWhitening(dims=10).fit(pixels)  # the same 10 principal components, projected, then centred, unit length
+    pca = PCAWhitening(dims=10).fit(pixels)  # the 10 principal components: whitened, or projected then centred at unit length
+    baseline = kmeans(pca.transform(pixels), classes, num_init=10, seed=0).assignments
     baseline_unit = kmeans(l2_normalize(pca.transform(pixels) * pca.scale), classes, num_init=10, seed=0).assignments
     invariance = code_invariance(moved.z, base.z)  # centred: a shared offset is not agreement
     return {

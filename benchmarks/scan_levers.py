@@ -187,10 +187,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     neighbour_sources = {code_name: mine_neighbors(code_features[0], k),
                          f"{rule}-canonicalised pixels": mine_neighbors(canonical, k),
                          "64 principal components of those": mine_neighbors(pixel_components[0], k)}
+    code_graphs = {"z": z_train, "PCA-whitened z": whitened_z[0]}  # the one SCAN trains on is mined already
     purity = {"raw pixels": purity_of(mine_neighbors(train.images.flatten(1), k), train.labels),
               f"{rule}-canonicalised pixels": purity_of(neighbour_sources[f"{rule}-canonicalised pixels"], train.labels),
-              "z": purity_of(mine_neighbors(z_train, k), train.labels),
-              "PCA-whitened z": purity_of(mine_neighbors(whitened_z[0], k), train.labels)}
+              **{name: purity_of(neighbour_sources[name] if name == code_name else mine_neighbors(codes, k), train.labels)
+                 for name, codes in code_graphs.items()}}
     times["20-NN purity"] = time.perf_counter() - t
     for name, value in purity.items():
         log(f"20-NN purity, {name}: {value:.4f}")
