@@ -13,6 +13,9 @@ test images), clusters the test codes prepared three ways:
 
 The no-learning baseline gets the same three preparations: the pixels canonicalised by the model's
 rule, projected on ``--pixel-dims`` principal components (fitted on the training images).
+With ``--noise SIGMA`` (the ``--noise`` of the runs) every image carries ``reproduce.py``'s noise
+draw and the pixels are canonicalised on the robust foreground weights (``denoise="auto"``), the
+best a user gets from the rule on noisy images.
 Each row: k-means (best of 10 inits, ``--seeds`` seeds), Ward (one run) and SCAN in features mode
 (``reproduce.py``'s settings, ``--seeds`` seeds), accuracy on the test images (Hungarian matching).
 With it, the confusion matrix of Ward on the centred, unit-length codes of each split (the paper's
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, default=5, help="k-means and SCAN seeds per row")
     parser.add_argument("--pixel-dims", type=int, nargs="+", default=[10, 32],
                         help="principal components of the canonicalised pixels (one baseline row set per value)")
+    parser.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+                        help="the --noise of the reproduce.py runs: the same noisy images, pixels canonicalised with denoise='auto'")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
     for seed, path in args.checkpoint:
-        settings = resolve_settings(build_parser().parse_args(["quick", "--seed", str(seed)]))
+        settings = resolve_settings(build_parser().parse_args(["quick", "--seed", str(seed), "--noise", repr(args.noise)]))
         train, test = load_data(settings)
         model = IRLINR.load(path).eval()
         log(f"seed {seed}: {path}")
@@ -113,17 +118,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rule = model.config.canonical_rule
         log(f"seed {seed}, z")
         code_rows = rows_for(z_train, z_test, test.labels, settings, args.seeds)
-        canonical = [canonicalize(d.images, rule).flatten(1).double() for d in (train, test)]
+        denoise = "auto" if args.noise else "none"
+        canonical = [canonicalize(d.images, rule, denoise=denoise).flatten(1).double() for d in (train, test)]
         pixel_rows: dict[str, Any] = {}
         for dims in args.pixel_dims:
             pca = PCAWhitening(dims=dims).fit(canonical[0])  # projected, not whitened: whitening is a preparation below
             pixels = [(pca.transform(c) * pca.scale).float() for c in canonical]
-            log(f"seed {seed}, {rule}-canonicalised pixels, {dims} principal components")
+            log(f"seed {seed}, {rule}-canonicalised pixels (denoise {denoise!r}), {dims} principal components")
             pixel_rows[str(dims)] = rows_for(pixels[0], pixels[1], test.labels, settings, args.seeds)
         (unit_test,) = prepared("centred, unit length", z_test, z_test)
         runs.append({"seed": seed, "checkpoint": str(path), "rule": rule, "z": code_rows, "pixels": pixel_rows,
                      "ward_unit_length_confusion": matched_confusion(test.labels, agglomerative(unit_test, NUM_CLASSES, linkage="ward"))})
-    record = {**run_record(torch.device("cpu"), script="code_geometry.py", argv=argv), "pixel_dims": args.pixel_dims,
+    record = {**run_record(torch.device("cpu"), script="code_geometry.py", argv=argv), "pixel_dims": args.pixel_dims, "noise": args.noise,
               "seeds": args.seeds, "runs": runs, "seconds": time.perf_counter() - started}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", record)
@@ -139,6 +145,12 @@ def matched_confusion(labels: Tensor, assignments: Tensor) -> list[list[int]]:
     return confusion_matrix(labels, relabelled, num_classes=NUM_CLASSES, num_clusters=NUM_CLASSES).tolist()
 
 
+def _run_name(checkpoint: str) -> str:
+    """The run folder of a ``reproduce.py`` checkpoint (``OUT/ckpt_<tag>/last.pt`` -> ``OUT``'s name), else the file."""
+    path = Path(checkpoint)
+    return path.parent.parent.name if path.parent.name.startswith("ckpt_") else path.name
+
+
 def _cell(summary: dict[str, Any]) -> str:
     entry = summary["accuracy"]
     return f"{100 * entry['mean']:.1f}" + (f" ± {100 * entry['std']:.1f}" if summary.get("runs", 1) > 1 else "")
@@ -148,13 +160,14 @@ def markdown(record: dict[str, Any]) -> str:
     lines = [
         "# Preparing the code for clustering: as it is, PCA-whitened, centred and unit length (MNIST(U), quick split)",
         "",
-        f"{provenance_line(record)}; {record['seconds']:.0f} s. Test accuracy in % on 2,000 images; k-means and SCAN ± over {record['seeds']} seeds, Ward one run.",
+        f"{provenance_line(record)}; {record['seconds']:.0f} s. Noise {record.get('noise', 0.0):g}"
+        f"{' (pixels canonicalised with denoise=auto)' if record.get('noise') else ''}. Test accuracy in % on 2,000 images; k-means and SCAN ± over {record['seeds']} seeds, Ward one run.",
         "",
         "| split seed | features | preparation | k-means | Ward | SCAN (features mode) |",
         "|---:|---|---|---:|---:|---:|",
     ]
     for run in record["runs"]:
-        sources = [("z (learned)", run["z"])] + [
+        sources = [(f"z (learned, `{_run_name(run['checkpoint'])}`)", run["z"])] + [
             (f"`{run['rule']}`-canonicalised pixels, {dims} PCs (no learning)", rows) for dims, rows in run["pixels"].items()]
         for label, rows in sources:
             for name, row in rows.items():

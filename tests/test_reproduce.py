@@ -341,3 +341,14 @@ def test_code_geometry_preparations_and_checkpoint_argument() -> None:
     assert matrix == (3 * torch.eye(10, dtype=torch.long)).tolist()
     (white,) = geometry.prepared("PCA-whitened", train, test)
     torch.testing.assert_close(white, PCAWhitening().fit(train.double()).transform(test.double()).float())
+
+
+def test_code_geometry_report_names_the_noise_level() -> None:
+    geometry = _load_benchmark("code_geometry")
+    record = {"command": "python benchmarks/code_geometry.py", "date": "2026-12-07", "seconds": 1.0, "seeds": 5, "runs": [],
+              "machine": {"cpu": "cpu", "torch_threads": 2, "load_average_at_start": [0.0, 0.0, 0.0]}}
+    assert "Noise 0." in geometry.markdown(record) and "denoise=auto" not in geometry.markdown(record)
+    assert geometry._run_name("/work/n02_s0/ckpt_moments/last.pt") == "n02_s0" and geometry._run_name("/tmp/model.pt") == "model.pt"
+    assert "Noise 0.2 (pixels canonicalised with denoise=auto)" in geometry.markdown({**record, "noise": 0.2})
+    with pytest.raises(SystemExit):
+        geometry.main(["--checkpoint", "0=/nonexistent/last.pt", "--noise", "-1", "--out", "/tmp/unused"])
