@@ -10,18 +10,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+from code_geometry import parse_checkpoint  # noqa: E402
 from reproduce import build_parser, load_data, resolve_settings  # noqa: E402
+from scan_levers import purity_of  # noqa: E402
 
 from invariant_inr import IRLINR  # noqa: E402
 from invariant_inr.cluster import l2_normalize, mine_neighbors  # noqa: E402
 from invariant_inr.inference import encode_all  # noqa: E402
 
 torch.set_num_threads(2)
-for item in sys.argv[1:]:
-    seed, _, path = item.partition("=")
-    settings = resolve_settings(build_parser().parse_args(["quick", "--seed", seed]))
+for seed, path in map(parse_checkpoint, sys.argv[1:]):
+    settings = resolve_settings(build_parser().parse_args(["quick", "--seed", str(seed)]))
     _, test = load_data(settings)
     z = encode_all(IRLINR.load(path).eval(), test.images, batch_size=256).z
-    labels = test.labels
-    raw, unit = (float((labels[mine_neighbors(f, 20)] == labels[:, None]).double().mean()) for f in (z, l2_normalize(z)))
+    raw, unit = (purity_of(mine_neighbors(codes, 20), test.labels) for codes in (z, l2_normalize(z)))
     print(f"{path}: 20-NN purity z {raw:.4f}, unit-length z {unit:.4f}", flush=True)

@@ -13,6 +13,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 from reproduce import build_parser, cluster_features, load_data, resolve_settings  # noqa: E402
+from scan_levers import purity_of  # noqa: E402
 
 from invariant_inr import IRLINR  # noqa: E402
 from invariant_inr.augment import NuisanceAugment  # noqa: E402
@@ -35,7 +36,7 @@ def encode(augment):
 
 def report(name, z):
     unit = l2_normalize(z)
-    purity = float((labels[mine_neighbors(unit, 20)] == labels[:, None]).double().mean())
+    purity = purity_of(mine_neighbors(unit, 20), labels)
     clustering = cluster_features(unit, labels, seeds=[0, 1, 2])
     print(f"{name}: 20-NN purity (unit z) {purity:.4f}, k-means unit {100 * clustering['kmeans']['accuracy']['mean']:.1f}, "
           f"Ward unit {100 * clustering['agglomerative']['accuracy']['mean']:.1f}", flush=True)
