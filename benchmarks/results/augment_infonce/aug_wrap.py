@@ -1,0 +1,52 @@
+"""Experiment only (not the library): reproduce.py with the nuisance deformation extended.
+
+Environment: AUG_SHIFT, the largest random shift per axis in normalised units (NuisanceAugment's
+``shift``, 0 in the preset), and AUG_ERASE, the probability of setting one random rectangle (2-25 % of
+the frame, aspect ratio 0.3-3.3, as torchvision's RandomErasing) to 0 after the deformation.
+Usage: AUG_ERASE=0.5 python aug_wrap.py quick [reproduce.py options]
+"""
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import torch
+
+import invariant_inr.model as model_mod
+from invariant_inr.augment import NuisanceAugment
+
+SHIFT = float(os.environ.get("AUG_SHIFT", "0"))
+ERASE = float(os.environ.get("AUG_ERASE", "0"))
+
+
+class Extended(NuisanceAugment):
+    def __init__(self, strength=1.0, **kw):
+        kw.setdefault("shift", SHIFT)
+        super().__init__(strength, **kw)
+        self.erase = ERASE
+
+    def forward(self, images, generator=None):
+        out = super().forward(images, generator)
+        if self.erase <= 0 or self.is_identity:
+            return out
+        b, _, h, w = out.shape
+        dev = generator.device if generator is not None else out.device
+        r = lambda *s: torch.rand(*s, generator=generator, device=dev).to(out.device)
+        area = 0.02 + 0.23 * r(b)
+        aspect = torch.exp((r(b) * 2 - 1) * 1.2)  # ratio in ~[0.3, 3.3]
+        bh = (area * aspect).sqrt().clamp(max=1.0)
+        bw = (area / aspect).sqrt().clamp(max=1.0)
+        y0 = r(b) * (1 - bh); x0 = r(b) * (1 - bw)
+        ys = (torch.arange(h, device=out.device) + 0.5) / h
+        xs = (torch.arange(w, device=out.device) + 0.5) / w
+        iny = (ys[None] >= y0[:, None]) & (ys[None] < (y0 + bh)[:, None])
+        inx = (xs[None] >= x0[:, None]) & (xs[None] < (x0 + bw)[:, None])
+        box = iny[:, :, None] & inx[:, None, :] & (r(b) < self.erase)[:, None, None]
+        return out.masked_fill(box[:, None], 0.0)
+
+
+model_mod.NuisanceAugment = Extended
+sys.argv = ["reproduce.py"] + sys.argv[1:]
+BENCHMARKS = Path(__file__).resolve().parents[2]  # benchmarks/
+sys.path.insert(0, str(BENCHMARKS))
+runpy.run_path(str(BENCHMARKS / "reproduce.py"), run_name="__main__")
