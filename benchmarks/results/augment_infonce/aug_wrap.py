@@ -19,7 +19,9 @@ SHIFT = float(os.environ.get("AUG_SHIFT", "0"))
 ERASE = float(os.environ.get("AUG_ERASE", "0"))
 
 
-class Extended(NuisanceAugment):
+class ErasingShiftAugment(NuisanceAugment):
+    """NuisanceAugment with the environment's shift, then (probability AUG_ERASE) one erased rectangle."""
+
     def __init__(self, strength=1.0, **kw):
         kw.setdefault("shift", SHIFT)
         super().__init__(strength, **kw)
@@ -27,7 +29,7 @@ class Extended(NuisanceAugment):
 
     def forward(self, images, generator=None):
         out = super().forward(images, generator)
-        if self.erase <= 0 or self.is_identity:
+        if self.erase <= 0:
             return out
         b, _, h, w = out.shape
         dev = generator.device if generator is not None else out.device
@@ -45,7 +47,7 @@ class Extended(NuisanceAugment):
         return out.masked_fill(box[:, None], 0.0)
 
 
-model_mod.NuisanceAugment = Extended
+model_mod.NuisanceAugment = ErasingShiftAugment  # the class IRLINR builds its deformation from
 sys.argv = ["reproduce.py"] + sys.argv[1:]
 BENCHMARKS = Path(__file__).resolve().parents[2]  # benchmarks/
 sys.path.insert(0, str(BENCHMARKS))

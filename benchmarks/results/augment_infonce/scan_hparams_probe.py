@@ -8,17 +8,15 @@ setting changing one option of reproduce.SCAN_DEFAULTS; prints mean and spread o
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
 from code_geometry import parse_checkpoint  # noqa: E402
-from reproduce import NUM_CLASSES, SCAN_DEFAULTS, build_parser, load_data, resolve_settings  # noqa: E402
+from reproduce import NUM_CLASSES, SCAN_DEFAULTS, build_parser, load_data, resolve_settings, scores, summarize  # noqa: E402
 
 from invariant_inr import IRLINR  # noqa: E402
 from invariant_inr.cluster import SCAN  # noqa: E402
 from invariant_inr.inference import encode_all  # noqa: E402
-from invariant_inr.metrics import clustering_accuracy  # noqa: E402
 
 torch.set_num_threads(2)
 seed, path = parse_checkpoint(sys.argv[1])
@@ -38,9 +36,8 @@ SETTINGS = [
 ]
 print(f"{path} (split {seed}), {runs} SCAN seeds per setting; defaults {SCAN_DEFAULTS}", flush=True)
 for change in SETTINGS:
-    accuracies = []
-    for index in range(runs):
-        scan = SCAN(NUM_CLASSES, seed=seed + index, **{**SCAN_DEFAULTS, **change})
-        scan.fit(z_train)
-        accuracies.append(100 * clustering_accuracy(test.labels, scan.predict(z_test)))
-    print(f"{change or 'defaults'}: {np.mean(accuracies):.2f} +- {np.std(accuracies, ddof=1):.2f} {np.round(accuracies, 2).tolist()}", flush=True)
+    # the SCAN seeds of reproduce.py's run_scan: the split's seed plus 0, 1, ...
+    accuracy = summarize([scores(test.labels, SCAN(NUM_CLASSES, seed=seed + i, **{**SCAN_DEFAULTS, **change}).fit(z_train).predict(z_test))
+                          for i in range(runs)])["accuracy"]
+    values = [round(100 * v, 2) for v in accuracy["values"]]
+    print(f"{change or 'defaults'}: {100 * accuracy['mean']:.2f} +- {100 * accuracy['std']:.2f} {values}", flush=True)
