@@ -1,8 +1,11 @@
 """Experiment only (not the library): reproduce.py with the nuisance deformation extended.
 
 Environment: AUG_SHIFT, the largest random shift per axis in normalised units (NuisanceAugment's
-``shift``, 0 in the preset), and AUG_ERASE, the probability of setting one random rectangle (2-25 % of
-the frame, aspect ratio 0.3-3.3, as torchvision's RandomErasing) to 0 after the deformation.
+``shift``, 0 in the preset); AUG_ERASE, the probability of setting one random rectangle (2-25 % of
+the frame, aspect ratio 0.3-3.3, as torchvision's RandomErasing) to 0 after the deformation; AUG_THICKEN,
+the probability of the thicker strokes (unset: the preset's 0.5 at strength 1); AUG_THIN, the probability of
+thinner strokes (a 3 x 3 grey-level erosion), drawn with the thickening as one choice per image: thicker
+with the thickening's probability, thinner with AUG_THIN's, neither otherwise (AUG_THIN 0 by default).
 Usage: AUG_ERASE=0.5 python aug_wrap.py quick [reproduce.py options]
 """
 import os
@@ -17,18 +20,36 @@ from invariant_inr.augment import NuisanceAugment
 
 SHIFT = float(os.environ.get("AUG_SHIFT", "0"))
 ERASE = float(os.environ.get("AUG_ERASE", "0"))
+THICKEN = os.environ.get("AUG_THICKEN")
+THIN = float(os.environ.get("AUG_THIN", "0"))
 
 
 class ErasingShiftAugment(NuisanceAugment):
-    """NuisanceAugment with the environment's shift, then (probability AUG_ERASE) one erased rectangle."""
+    """NuisanceAugment with the environment's shift, thickening and thinning, then (probability AUG_ERASE) one
+    erased rectangle."""
 
     def __init__(self, strength=1.0, **kw):
         kw.setdefault("shift", SHIFT)
+        if THICKEN is not None:
+            kw.setdefault("thicken", float(THICKEN))
         super().__init__(strength, **kw)
         self.erase = ERASE
+        self.thin = THIN
 
     def forward(self, images, generator=None):
-        out = super().forward(images, generator)
+        if self.thin > 0:  # the stroke width drawn here, once per image: thicker, thinner or neither
+            thicken, self.thicken = self.thicken, 0.0
+            try:
+                out = super().forward(images, generator)
+            finally:
+                self.thicken = thicken
+            dev = generator.device if generator is not None else out.device
+            u = torch.rand(out.shape[0], generator=generator, device=dev).to(out.device)[:, None, None, None]
+            thick = torch.nn.functional.max_pool2d(out, 3, stride=1, padding=1)
+            thin = -torch.nn.functional.max_pool2d(-out, 3, stride=1, padding=1)
+            out = torch.where(u < thicken, thick, torch.where(u < thicken + self.thin, thin, out))
+        else:
+            out = super().forward(images, generator)
         if self.erase <= 0:
             return out
         b, _, h, w = out.shape
