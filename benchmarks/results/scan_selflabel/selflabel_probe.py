@@ -7,7 +7,7 @@ the strong view, applied to the canonical image inside the encoder, default 1), 
 BN_EVAL=1 (keep the encoder's BatchNorm statistics frozen while fine-tuning).
 Each epoch: for every batch, predictions on the images as they are (encoder and head in eval mode) whose top
 probability exceeds THR become pseudo-labels; the head and encoder are trained with class-balanced cross-entropy
-on the deformed view (as the library's SCAN self-labelling step). Prints the features-mode head's test
+on the deformed view (the library's SCAN self-labelling step, with the pseudo-labels taken in eval mode). Prints the features-mode head's test
 confusion matrix, then the test accuracy after every epoch.
 """
 import functools
@@ -56,14 +56,16 @@ for epoch in range(epochs):
     start, confident, loss_sum = time.perf_counter(), 0, 0.0
     for indices in torch.randperm(n, generator=generator)[: n - n % batch_size].split(batch_size):
         batch = train.images[indices]
-        model.eval(), head.eval()
+        model.eval()
+        head.eval()
         with torch.no_grad():
             top, targets = F.softmax(head(model.encoder(batch).z)[head_index], dim=-1).max(dim=-1)
         mask = top > threshold
         if not bool(mask.any()):
             continue
         confident += int(mask.sum())
-        model.encoder.train(not bn_eval), head.train()
+        model.encoder.train(not bn_eval)
+        head.train()
         logits = head(model.encoder(batch, functools.partial(deform, generator=generator)).z)[head_index]
         counts = torch.bincount(targets[mask], minlength=10).float()
         weight = torch.where(counts > 0, 1 / counts.clamp_min(1), torch.zeros_like(counts))
@@ -72,7 +74,8 @@ for epoch in range(epochs):
         loss.backward()
         optimizer.step()
         loss_sum += float(loss.detach()) * int(mask.sum())
-    model.eval(), head.eval()
+    model.eval()
+    head.eval()
     with torch.no_grad():
         result = scores(test.labels, head(encode_all(model, test.images, batch_size=256).z)[head_index].argmax(-1))
     print(f"epoch {epoch + 1}: confident {confident / n:.3f}, loss {loss_sum / max(confident, 1):.4f}, "
