@@ -1,0 +1,45 @@
+"""Experiment only (not the library): run a script with the "infonce" consistency given more negatives.
+
+A memory of the last QUEUE (default 1024) unit-length codes of earlier training steps (detached, as in a memory
+bank; no momentum encoder) joins each step's negatives: the first copies' codes are scored against the batch's
+second copies and the memory, and the other way round. The memory is filled with the step's second copies
+after each training step (only where gradients flow, so encoding for evaluation leaves it alone).
+Usage, from the repository root:
+    QUEUE=1024 python benchmarks/results/levers_infonce/queue_wrap.py benchmarks/reproduce.py quick [options]
+"""
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import invariant_inr.model as model_module
+from invariant_inr.losses import consistency_loss
+
+QUEUE = int(os.environ.get("QUEUE", "1024"))
+memory: list[torch.Tensor] = []  # the newest last, each (B, d) unit length, detached
+
+
+def consistency_with_memory(z1, z2, kind="cos", *, temperature=0.5):
+    """``consistency_loss`` with the memory as extra negatives for ``kind="infonce"``."""
+    if kind != "infonce" or not (torch.is_grad_enabled() and z1.requires_grad):
+        return consistency_loss(z1, z2, kind, temperature=temperature)
+    u, v = F.normalize(z1, dim=1, eps=1e-8), F.normalize(z2, dim=1, eps=1e-8)
+    bank = torch.cat(memory) if memory else u.new_zeros(0, u.shape[1])
+    own = torch.arange(u.shape[0], device=u.device)
+    forward = torch.cat([u @ v.T, u @ bank.T], dim=1) / temperature  # (B, B + M)
+    backward = torch.cat([v @ u.T, v @ bank.T], dim=1) / temperature
+    loss = 0.5 * (F.cross_entropy(forward, own) + F.cross_entropy(backward, own))
+    memory.append(v.detach())
+    while sum(m.shape[0] for m in memory) > QUEUE:
+        memory.pop(0)
+    return loss
+
+
+model_module.consistency_loss = consistency_with_memory  # the name IRLINR's training step calls
+script = Path(sys.argv[1]).resolve()
+sys.argv = [str(script)] + sys.argv[2:]
+sys.path.insert(0, str(script.parent))
+runpy.run_path(str(script), run_name="__main__")
