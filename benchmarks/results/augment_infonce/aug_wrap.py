@@ -17,9 +17,12 @@ import sys
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 import invariant_inr.model as model_mod
 from invariant_inr.augment import NuisanceAugment
+from invariant_inr.foreground import _blur, _gaussian_kernel  # the library's separable Gaussian blur
+from invariant_inr.se2 import _to_sampling_grid, coordinate_grid  # our grid, in grid_sample's coordinates
 
 SHIFT = float(os.environ.get("AUG_SHIFT", "0"))
 ERASE = float(os.environ.get("AUG_ERASE", "0"))
@@ -28,27 +31,25 @@ THIN = float(os.environ.get("AUG_THIN", "0"))
 ELASTIC = float(os.environ.get("AUG_ELASTIC", "0"))
 
 
+def _draw(sample, *shape, like, generator=None):
+    """``sample`` (torch.rand or torch.randn) of ``shape`` from ``generator`` (on its device), on ``like``'s device and dtype."""
+    device = generator.device if generator is not None else like.device
+    return sample(*shape, generator=generator, device=device).to(like.device, like.dtype)
+
+
 def elastic(images, rms_pixels, generator=None):
     """Each image resampled along its own smooth random displacement field of ``rms_pixels`` rms length."""
-    b, c, h, w = images.shape
-    dev = generator.device if generator is not None else images.device
-    field = torch.randn(b, 2, h, w, generator=generator, device=dev).to(images.device, images.dtype)
-    sigma = 0.1 * max(h, w)
-    radius = int(3 * sigma)
-    x = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    field = torch.nn.functional.conv2d(field, kernel.view(1, 1, 1, -1).expand(2, 1, 1, -1), padding=(0, radius), groups=2)
-    field = torch.nn.functional.conv2d(field, kernel.view(1, 1, -1, 1).expand(2, 1, -1, 1), padding=(radius, 0), groups=2)
+    b, _, h, w = images.shape
+    kernel = _gaussian_kernel(0.1 * max(h, w), device=images.device, dtype=images.dtype)
+    field = _blur(_draw(torch.randn, b, 2, h, w, like=images, generator=generator), kernel)  # (B, 2, H, W), zeros outside
     field = field / field.pow(2).sum(1).mean((1, 2)).sqrt().clamp_min(1e-12)[:, None, None, None]  # unit rms length
     scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], device=images.device, dtype=images.dtype)  # pixels -> grid units
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype),
-                            torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype), indexing="ij")
-    grid = torch.stack([xs, ys], -1)[None] + rms_pixels * field.permute(0, 2, 3, 1) * scale
-    return torch.nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    identity = _to_sampling_grid(coordinate_grid(h, w, device=images.device, dtype=images.dtype), h, w)  # (H, W, 2)
+    grid = identity[None] + rms_pixels * field.permute(0, 2, 3, 1) * scale
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
-class ErasingShiftAugment(NuisanceAugment):
+class ExtendedNuisanceAugment(NuisanceAugment):
     """NuisanceAugment with the environment's shift, thickening and thinning, then its elastic deformation and
     (probability AUG_ERASE) one erased rectangle."""
 
@@ -59,42 +60,38 @@ class ErasingShiftAugment(NuisanceAugment):
         super().__init__(strength, **kw)
         self.erase = ERASE
         self.thin = THIN
+        self.stroke_thicken = self.thicken
+        if self.thin > 0:  # the stroke width is then drawn here, once per image; the parent only warps
+            self.thicken = 0.0
 
     def forward(self, images, generator=None):
-        if self.thin > 0:  # the stroke width drawn here, once per image: thicker, thinner or neither
-            thicken, self.thicken = self.thicken, 0.0
-            try:
-                out = super().forward(images, generator)
-            finally:
-                self.thicken = thicken
-            dev = generator.device if generator is not None else out.device
-            u = torch.rand(out.shape[0], generator=generator, device=dev).to(out.device)[:, None, None, None]
-            thick = torch.nn.functional.max_pool2d(out, 3, stride=1, padding=1)
-            thin = -torch.nn.functional.max_pool2d(-out, 3, stride=1, padding=1)
-            out = torch.where(u < thicken, thick, torch.where(u < thicken + self.thin, thin, out))
-        else:
-            out = super().forward(images, generator)
+        out = super().forward(images, generator)
+        if self.thin > 0:  # thicker, thinner or neither
+            u = _draw(torch.rand, out.shape[0], like=out, generator=generator)[:, None, None, None]
+            thick = F.max_pool2d(out, 3, stride=1, padding=1)
+            thin = -F.max_pool2d(-out, 3, stride=1, padding=1)
+            out = torch.where(u < self.stroke_thicken, thick, torch.where(u < self.stroke_thicken + self.thin, thin, out))
         if ELASTIC > 0:
             out = elastic(out, ELASTIC, generator)
         if self.erase <= 0:
             return out
         b, _, h, w = out.shape
-        dev = generator.device if generator is not None else out.device
-        r = lambda *s: torch.rand(*s, generator=generator, device=dev).to(out.device)
-        area = 0.02 + 0.23 * r(b)
-        aspect = torch.exp((r(b) * 2 - 1) * 1.2)  # ratio in ~[0.3, 3.3]
+        area = 0.02 + 0.23 * _draw(torch.rand, b, like=out, generator=generator)
+        aspect = torch.exp((_draw(torch.rand, b, like=out, generator=generator) * 2 - 1) * 1.2)  # ratio in ~[0.3, 3.3]
         bh = (area * aspect).sqrt().clamp(max=1.0)
         bw = (area / aspect).sqrt().clamp(max=1.0)
-        y0 = r(b) * (1 - bh); x0 = r(b) * (1 - bw)
+        y0 = _draw(torch.rand, b, like=out, generator=generator) * (1 - bh)
+        x0 = _draw(torch.rand, b, like=out, generator=generator) * (1 - bw)
         ys = (torch.arange(h, device=out.device) + 0.5) / h
         xs = (torch.arange(w, device=out.device) + 0.5) / w
         iny = (ys[None] >= y0[:, None]) & (ys[None] < (y0 + bh)[:, None])
         inx = (xs[None] >= x0[:, None]) & (xs[None] < (x0 + bw)[:, None])
-        box = iny[:, :, None] & inx[:, None, :] & (r(b) < self.erase)[:, None, None]
+        erased = _draw(torch.rand, b, like=out, generator=generator) < self.erase
+        box = iny[:, :, None] & inx[:, None, :] & erased[:, None, None]
         return out.masked_fill(box[:, None], 0.0)
 
 
-model_mod.NuisanceAugment = ErasingShiftAugment  # the class IRLINR builds its deformation from
+model_mod.NuisanceAugment = ExtendedNuisanceAugment  # the class IRLINR builds its deformation from
 sys.argv = ["reproduce.py"] + sys.argv[1:]
 BENCHMARKS = Path(__file__).resolve().parents[2]  # benchmarks/
 sys.path.insert(0, str(BENCHMARKS))

@@ -19,23 +19,21 @@ import invariant_inr.model as model_module
 from invariant_inr.losses import consistency_loss
 
 QUEUE = int(os.environ.get("QUEUE", "1024"))
-memory: list[torch.Tensor] = []  # the newest last, each (B, d) unit length, detached
+memory: torch.Tensor | None = None  # (M, d), M <= QUEUE, unit length, detached, the newest last
 
 
 def consistency_with_memory(z1, z2, kind="cos", *, temperature=0.5):
     """``consistency_loss`` with the memory as extra negatives for ``kind="infonce"``."""
     if kind != "infonce" or not (torch.is_grad_enabled() and z1.requires_grad):
         return consistency_loss(z1, z2, kind, temperature=temperature)
+    global memory
     u, v = F.normalize(z1, dim=1, eps=1e-8), F.normalize(z2, dim=1, eps=1e-8)
-    bank = torch.cat(memory) if memory else u.new_zeros(0, u.shape[1])
+    bank = memory if memory is not None else u.new_zeros(0, u.shape[1])
     own = torch.arange(u.shape[0], device=u.device)
     forward = torch.cat([u @ v.T, u @ bank.T], dim=1) / temperature  # (B, B + M)
     backward = torch.cat([v @ u.T, v @ bank.T], dim=1) / temperature
-    loss = 0.5 * (F.cross_entropy(forward, own) + F.cross_entropy(backward, own))
-    memory.append(v.detach())
-    while sum(m.shape[0] for m in memory) > QUEUE:
-        memory.pop(0)
-    return loss
+    memory = torch.cat([bank, v.detach()])[-QUEUE:]
+    return 0.5 * (F.cross_entropy(forward, own) + F.cross_entropy(backward, own))
 
 
 model_module.consistency_loss = consistency_with_memory  # the name IRLINR's training step calls
