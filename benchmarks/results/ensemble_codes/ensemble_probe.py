@@ -1,0 +1,56 @@
+"""Codes of several independently trained models, concatenated: 20-NN purity, k-means and SCAN on the ensemble.
+
+Usage: python ensemble_probe.py SEED CHECKPOINT [CHECKPOINT ...]   (reproduce.py quick checkpoints, all trained
+on the split of --seed SEED). Each model's z of the 10,000 training and the test images, and their concatenation over
+the models (the ensemble), are scored as they are (reproduce.py's z rows) and centred at unit length (its unit rows). Prints, for each model and for the ensemble, the test 20-NN
+purity, k-means on the test codes (10 restarts, as reproduce.py's tables) accuracy, and SCAN (features mode, the preset's settings, SCAN seeds 0-2) test accuracy.
+"""
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+from reproduce import SCAN_DEFAULTS, build_parser, load_data, resolve_settings, scores  # noqa: E402
+from scan_levers import purity_of  # noqa: E402
+
+from invariant_inr import IRLINR  # noqa: E402
+from invariant_inr.cluster import SCAN, kmeans, l2_normalize, mine_neighbors  # noqa: E402
+from invariant_inr.inference import encode_all  # noqa: E402
+
+torch.set_num_threads(2)
+seed, paths = int(sys.argv[1]), sys.argv[2:]
+settings = resolve_settings(build_parser().parse_args(["quick", "--seed", str(seed)]))
+train, test = load_data(settings)
+scan_options = settings["scan"]
+
+
+def unit(z_train, z_test):
+    mean = z_train.mean(0, keepdim=True)  # centred with the training codes' mean
+    return l2_normalize(z_train - mean), l2_normalize(z_test - mean)
+
+
+def report_both(name, z_train, z_test):
+    report(f"{name}, z as it is", z_train, z_test)
+    report(f"{name}, centred unit-length z", *unit(z_train, z_test))
+
+
+def report(name, z_train, z_test):
+    start = time.perf_counter()
+    purity = purity_of(mine_neighbors(z_test, 20), test.labels)
+    kmeans_acc = scores(test.labels, kmeans(z_test, 10, num_init=10, seed=seed).assignments)["accuracy"]
+    scan = [scores(test.labels, SCAN(10, seed=seed + i, **scan_options).fit(z_train).predict(z_test))["accuracy"]
+            for i in range(3)]
+    mean = sum(scan) / len(scan)
+    print(f"{name}: 20-NN purity {purity:.4f}, k-means {100 * kmeans_acc:.1f}, SCAN {' '.join(f'{100 * s:.1f}' for s in scan)}"
+          f" (mean {100 * mean:.1f}) [{time.perf_counter() - start:.0f} s]", flush=True)
+
+
+codes = []
+for path in paths:
+    model = IRLINR.load(path).eval()
+    pair = encode_all(model, train.images, batch_size=256).z, encode_all(model, test.images, batch_size=256).z
+    codes.append(pair)
+    report_both(path, *pair)
+report_both(f"ensemble of {len(codes)}", torch.cat([c[0] for c in codes], 1), torch.cat([c[1] for c in codes], 1))
