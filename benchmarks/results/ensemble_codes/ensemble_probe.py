@@ -1,9 +1,11 @@
 """Codes of several independently trained models, concatenated: 20-NN purity, k-means and SCAN on the ensemble.
 
 Usage: python ensemble_probe.py SEED CHECKPOINT [CHECKPOINT ...]   (reproduce.py quick checkpoints, all trained
-on the split of --seed SEED). Each model's z of the 10,000 training and the test images, and their concatenation over
-the models (the ensemble), are scored as they are (reproduce.py's z rows) and centred at unit length (its unit rows). Prints, for each model and for the ensemble, the test 20-NN
-purity, k-means on the test codes (10 restarts, as reproduce.py's tables) accuracy, and SCAN (features mode, the preset's settings, SCAN seeds 0-2) test accuracy.
+on the split of --seed SEED). Each model's z of the 10,000 training and the test images, and their concatenation
+over the models (the ensemble), are scored as they are (reproduce.py's z rows) and centred at unit length (its
+unit rows). Prints, for each model and for the ensemble: the test codes' 20-NN purity, the accuracy of k-means on
+the test codes (10 restarts, as reproduce.py's tables), and the test accuracy of SCAN (features mode, the quick
+protocol's settings, head trained on the training codes, SCAN seeds SEED to SEED + 2).
 """
 import sys
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
-from reproduce import SCAN_DEFAULTS, build_parser, load_data, resolve_settings, scores  # noqa: E402
+from reproduce import build_parser, load_data, resolve_settings, scores  # noqa: E402
 from scan_levers import purity_of  # noqa: E402
 
 from invariant_inr import IRLINR  # noqa: E402
@@ -31,11 +33,6 @@ def unit(z_train, z_test):
     return l2_normalize(z_train - mean), l2_normalize(z_test - mean)
 
 
-def report_both(name, z_train, z_test):
-    report(f"{name}, z as it is", z_train, z_test)
-    report(f"{name}, centred unit-length z", *unit(z_train, z_test))
-
-
 def report(name, z_train, z_test):
     start = time.perf_counter()
     purity = purity_of(mine_neighbors(z_test, 20), test.labels)
@@ -45,6 +42,11 @@ def report(name, z_train, z_test):
     mean = sum(scan) / len(scan)
     print(f"{name}: 20-NN purity {purity:.4f}, k-means {100 * kmeans_acc:.1f}, SCAN {' '.join(f'{100 * s:.1f}' for s in scan)}"
           f" (mean {100 * mean:.1f}) [{time.perf_counter() - start:.0f} s]", flush=True)
+
+
+def report_both(name, z_train, z_test):
+    report(f"{name}, z as it is", z_train, z_test)
+    report(f"{name}, centred unit-length z", *unit(z_train, z_test))
 
 
 codes = []
