@@ -168,6 +168,18 @@ def test_scan_loss_hand_computed() -> None:
     assert float(collapsed.entropy) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_self_label_loss_weighs_every_present_class_equally() -> None:
+    from invariant_inr.cluster._scan_loss import _self_label_loss
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(7, 4, generator=generator, dtype=torch.float64)
+    targets = torch.tensor([0, 0, 0, 0, 0, 2, 2])  # class 0 five times, class 2 twice, classes 1 and 3 absent
+    per_sample = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    expected = (per_sample[:5].mean() + per_sample[5:].mean()) / 2  # the mean over the classes present
+    assert float(_self_label_loss(logits, targets)) == pytest.approx(float(expected), abs=1e-12)
+    assert float(_self_label_loss(logits, targets)) != pytest.approx(float(per_sample.mean()), abs=1e-6)
+
+
 def test_scan_loss_gradients_flow_and_stay_finite() -> None:
     gen = torch.Generator().manual_seed(0)
     anchors = (torch.randn(8, 5, generator=gen, dtype=torch.float64) * 1e3).requires_grad_()  # saturated softmax

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
-from reproduce import build_parser, load_data, resolve_settings, scores  # noqa: E402
+from reproduce import build_parser, load_data, resolve_settings, scores, summarize  # noqa: E402
 from scan_levers import purity_of  # noqa: E402
 
 from invariant_inr import IRLINR  # noqa: E402
@@ -28,25 +28,20 @@ train, test = load_data(settings)
 scan_options = settings["scan"]
 
 
-def unit(z_train, z_test):
-    mean = z_train.mean(0, keepdim=True)  # centred with the training codes' mean
-    return l2_normalize(z_train - mean), l2_normalize(z_test - mean)
-
-
 def report(name, z_train, z_test):
     start = time.perf_counter()
     purity = purity_of(mine_neighbors(z_test, 20), test.labels)
     kmeans_acc = scores(test.labels, kmeans(z_test, 10, num_init=10, seed=seed).assignments)["accuracy"]
-    scan = [scores(test.labels, SCAN(10, seed=seed + i, **scan_options).fit(z_train).predict(z_test))["accuracy"]
-            for i in range(3)]
-    mean = sum(scan) / len(scan)
-    print(f"{name}: 20-NN purity {purity:.4f}, k-means {100 * kmeans_acc:.1f}, SCAN {' '.join(f'{100 * s:.1f}' for s in scan)}"
-          f" (mean {100 * mean:.1f}) [{time.perf_counter() - start:.0f} s]", flush=True)
+    scan = summarize([scores(test.labels, SCAN(10, seed=seed + i, **scan_options).fit(z_train).predict(z_test))
+                      for i in range(3)])["accuracy"]
+    print(f"{name}: 20-NN purity {purity:.4f}, k-means {100 * kmeans_acc:.1f}, "
+          f"SCAN {' '.join(f'{100 * s:.1f}' for s in scan['values'])} (mean {100 * scan['mean']:.1f}) "
+          f"[{time.perf_counter() - start:.0f} s]", flush=True)
 
 
 def report_both(name, z_train, z_test):
     report(f"{name}, z as it is", z_train, z_test)
-    report(f"{name}, centred unit-length z", *unit(z_train, z_test))
+    report(f"{name}, centred unit-length z", l2_normalize(z_train), l2_normalize(z_test))  # each on its own mean, as reproduce.py
 
 
 codes = []

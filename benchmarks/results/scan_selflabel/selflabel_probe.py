@@ -26,6 +26,7 @@ from reproduce import SCAN_DEFAULTS, build_parser, load_data, resolve_settings, 
 from invariant_inr import IRLINR  # noqa: E402
 from invariant_inr.augment import NuisanceAugment  # noqa: E402
 from invariant_inr.cluster import SCAN  # noqa: E402
+from invariant_inr.cluster._scan_loss import _self_label_loss  # noqa: E402
 from invariant_inr.inference import encode_all  # noqa: E402
 
 torch.set_num_threads(2)
@@ -67,9 +68,7 @@ for epoch in range(epochs):
         model.encoder.train(not bn_eval)
         head.train()
         logits = head(model.encoder(batch, functools.partial(deform, generator=generator)).z)[head_index]
-        counts = torch.bincount(targets[mask], minlength=10).float()
-        weight = torch.where(counts > 0, 1 / counts.clamp_min(1), torch.zeros_like(counts))
-        loss = F.cross_entropy(logits[mask], targets[mask], weight=weight)
+        loss = _self_label_loss(logits[mask], targets[mask])  # the library's class-balanced cross-entropy
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

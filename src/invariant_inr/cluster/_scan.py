@@ -14,7 +14,7 @@ from ._inputs import _as_features, _check_num_clusters
 from ._neighbors import mine_neighbors
 from ._scan_augment import random_rotate_translate
 from ._scan_head import ClusteringHead
-from ._scan_loss import scan_loss
+from ._scan_loss import _self_label_loss, scan_loss
 
 __all__ = ["SCAN"]
 
@@ -376,9 +376,7 @@ class SCAN:
                     continue
                 strong = augment(batch) if augment is not None else batch
                 logits = self.head_(self._embed(strong, grad=finetune))[head]  # (b, K)
-                counts = torch.bincount(targets[mask], minlength=self.num_clusters).to(logits.dtype)  # (K,)
-                weight = torch.where(counts > 0, 1.0 / counts.clamp_min(1), torch.zeros_like(counts))
-                loss = F.cross_entropy(logits[mask], targets[mask], weight=weight)  # class-balanced mean
+                loss = _self_label_loss(logits[mask], targets[mask])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -74,3 +74,21 @@ def scan_loss(anchor_logits: Tensor, neighbor_logits: Tensor, *, entropy_weight:
     log_mean = torch.logsumexp(log_anchor, dim=-2) - math.log(batch)  # (..., K): log of mean p_a
     entropy = -(log_mean.exp() * log_mean).sum(dim=-1)  # (...)
     return ScanLoss(consistency - weight * entropy, consistency, entropy)
+
+
+def _self_label_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """SCAN's self-labelling loss: cross-entropy on pseudo-labels, each class weighted by ``1 / its count``.
+
+    The weights make every class present in the batch count equally (the SCAN paper's class-balanced
+    cross-entropy), so the classes that are confident most often do not take over the clusters.
+
+    Args:
+        logits: ``(b, K)``, the predictions on the strongly augmented views of the confident samples.
+        targets: ``(b,)`` pseudo-labels in ``[0, K)``.
+
+    Returns:
+        The weighted mean, a scalar.
+    """
+    counts = torch.bincount(targets, minlength=logits.shape[-1]).to(logits.dtype)  # (K,)
+    weight = torch.where(counts > 0, 1.0 / counts.clamp_min(1), torch.zeros_like(counts))
+    return F.cross_entropy(logits, targets, weight=weight)  # class-balanced mean
