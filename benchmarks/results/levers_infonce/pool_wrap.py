@@ -7,11 +7,13 @@ where each stroke is. Usage, from the repository root:
 (a checkpoint of such a model loads only under the wrapper: its backbone has the larger head input).
 """
 import os
-import runpy
 import sys
 from pathlib import Path
 
 import invariant_inr.encoders as encoders
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results: wrap_tools
+from wrap_tools import run_script_from_argv  # noqa: E402
 
 POOL = int(os.environ.get("POOL", "4"))
 
@@ -24,7 +26,4 @@ class PooledCNN(encoders.SmallCNN):
 
 
 encoders.SmallCNN = PooledCNN  # the name build_backbone looks up when it builds the "small" encoder
-script = Path(sys.argv[1]).resolve()
-sys.argv = [str(script)] + sys.argv[2:]
-sys.path.insert(0, str(script.parent))
-runpy.run_path(str(script), run_name="__main__")
+run_script_from_argv()

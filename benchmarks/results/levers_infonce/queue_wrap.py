@@ -8,7 +8,6 @@ Usage, from the repository root:
     QUEUE=1024 python benchmarks/results/levers_infonce/queue_wrap.py benchmarks/reproduce.py quick [options]
 """
 import os
-import runpy
 import sys
 from pathlib import Path
 
@@ -17,6 +16,9 @@ import torch.nn.functional as F
 
 import invariant_inr.model as model_module
 from invariant_inr.losses import consistency_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results: wrap_tools
+from wrap_tools import infonce_with_extra_negatives, run_script_from_argv  # noqa: E402
 
 QUEUE = int(os.environ.get("QUEUE", "1024"))
 memory: torch.Tensor | None = None  # (M, d), M <= QUEUE, unit length, detached, the newest last
@@ -29,15 +31,10 @@ def consistency_with_memory(z1, z2, kind="cos", *, temperature=0.5):
     global memory
     u, v = F.normalize(z1, dim=1, eps=1e-8), F.normalize(z2, dim=1, eps=1e-8)
     bank = memory if memory is not None else u.new_zeros(0, u.shape[1])
-    own = torch.arange(u.shape[0], device=u.device)
-    forward = torch.cat([u @ v.T, u @ bank.T], dim=1) / temperature  # (B, B + M)
-    backward = torch.cat([v @ u.T, v @ bank.T], dim=1) / temperature
+    loss = infonce_with_extra_negatives(u, v, u, v, bank, temperature)
     memory = torch.cat([bank, v.detach()])[-QUEUE:]
-    return 0.5 * (F.cross_entropy(forward, own) + F.cross_entropy(backward, own))
+    return loss
 
 
 model_module.consistency_loss = consistency_with_memory  # the name IRLINR's training step calls
-script = Path(sys.argv[1]).resolve()
-sys.argv = [str(script)] + sys.argv[2:]
-sys.path.insert(0, str(script.parent))
-runpy.run_path(str(script), run_name="__main__")
+run_script_from_argv()

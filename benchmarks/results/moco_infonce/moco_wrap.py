@@ -12,7 +12,6 @@ Usage, from the repository root:
 """
 import copy
 import os
-import runpy
 import sys
 from pathlib import Path
 
@@ -22,7 +21,9 @@ import torch.nn.functional as F
 import invariant_inr.encoders as encoders
 import invariant_inr.model as model_module
 from invariant_inr.losses import consistency_loss
-from invariant_inr.se2 import transform_images
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/results: wrap_tools
+from wrap_tools import infonce_with_extra_negatives, run_script_from_argv  # noqa: E402
 
 MOMENTUM = float(os.environ.get("MOMENTUM", "0.99"))
 QUEUE = int(os.environ.get("QUEUE", "0"))
@@ -44,13 +45,16 @@ def _momentum_copy(encoder: encoders.Encoder) -> torch.nn.ModuleDict:
 
 
 def encode_with_keys(self, images, theta, tau, augment):
-    """The encoder's canonical path; while training, the momentum copy's keys of the same images are kept."""
+    """The encoder's canonical path; while training, the momentum copy's keys of the images its backbone saw are kept."""
     if not (torch.is_grad_enabled() and self.training):
         return _encode_canonical(self, images, theta, tau, augment)
-    canonical_images = transform_images(images, theta, tau)
-    if augment is not None:
-        canonical_images = augment(canonical_images)
-    z = self._normalise(self.head(self.backbone(canonical_images)))
+    seen: list = []  # the deformed canonical images the backbone is shown, caught on the way in
+    hook = self.backbone.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        z = _encode_canonical(self, images, theta, tau, augment)  # the library's own path
+    finally:
+        hook.remove()
+    canonical_images = seen[0]
     slow = _momentum_copy(self)
     with torch.no_grad():
         keys = slow["head"](slow["backbone"](canonical_images))
@@ -67,17 +71,12 @@ def consistency_with_keys(z1, z2, kind="cos", *, temperature=0.5):
     u, v = F.normalize(z1, dim=1, eps=1e-8), F.normalize(z2, dim=1, eps=1e-8)
     k1, k2 = keys.chunk(2)
     queue = state["queue"] if state["queue"] is not None else u.new_zeros(0, u.shape[1])
-    own = torch.arange(u.shape[0], device=u.device)
-    forward = torch.cat([u @ k2.T, u @ queue.T], dim=1) / temperature  # (B, B + M)
-    backward = torch.cat([v @ k1.T, v @ queue.T], dim=1) / temperature
+    loss = infonce_with_extra_negatives(u, v, k1, k2, queue, temperature)
     if QUEUE > 0:
         state["queue"] = torch.cat([queue, keys])[-QUEUE:]
-    return 0.5 * (F.cross_entropy(forward, own) + F.cross_entropy(backward, own))
+    return loss
 
 
 encoders.Encoder._encode_canonical = encode_with_keys
 model_module.consistency_loss = consistency_with_keys  # the name IRLINR's training step calls
-script = Path(sys.argv[1]).resolve()
-sys.argv = [str(script)] + sys.argv[2:]
-sys.path.insert(0, str(script.parent))
-runpy.run_path(str(script), run_name="__main__")
+run_script_from_argv()
