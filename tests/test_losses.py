@@ -1,15 +1,18 @@
-"""The consistency loss's forms, against slow references written from their formulas."""
+"""The consistency and symmetry-breaking losses' forms, against slow references written from their formulas."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invariant_inr import IRLINR
-from invariant_inr.losses import consistency_loss
+from invariant_inr.center import canonical_pose
+from invariant_inr.losses import consistency_loss, symmetry_breaking_loss
+from invariant_inr.se2 import transform_images
 
 
 def _infonce_reference(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> float:
@@ -111,3 +114,46 @@ def test_presets_choose_the_consistency_form_with_its_deformation():
     assert quick.get("consistency", "cos") == "cos" and paper["consistency"] == "cos"
     assert IRLINR(1, 16, 8, encoder="small", num_frequencies=8, inr_hidden=(16,), hyper_hidden=(16,),
                   head_hidden=(16,)).config.consistency == "cos"
+
+
+def _posed_batch(seed: int = 0) -> torch.Tensor:
+    images = torch.zeros(4, 1, 16, 16, dtype=torch.float64)
+    images[:, :, 4:12, 6:9] = 1.0
+    images[:, :, 4:6, 9:12] = 1.0  # an asymmetric shape: the rules give a definite pose
+    theta = torch.rand(4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 6.283
+    return transform_images(images, theta, torch.zeros(4, 2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("rule", ["moments", "harmonic"])
+def test_symmetry_loss_on_the_raw_direction(rule):
+    """With ``direction``, the angle term is |v - (cos t*, -sin t*)|^2: equal to the angle form for a unit v that gives
+    theta, zero at the rule's pose, and (unlike the angle form) with a gradient a half turn off."""
+    posed = _posed_batch()
+    target_theta, target_tau = canonical_pose(posed, rule)
+    target = torch.stack([torch.cos(target_theta), -torch.sin(target_theta)], dim=1)
+    assert float(symmetry_breaking_loss(target_theta, target_tau, posed, rule, direction=target)) < 1e-20
+    theta = target_theta + torch.tensor([0.3, -1.0, 2.0, 3.1], dtype=torch.float64)
+    unit = torch.stack([torch.cos(theta), -torch.sin(theta)], dim=1)
+    torch.testing.assert_close(
+        symmetry_breaking_loss(theta, target_tau, posed, rule, direction=unit), symmetry_breaking_loss(theta, target_tau, posed, rule)
+    )
+    scaled = 0.5 * unit
+    expected = (scaled - target).pow(2).sum(1).mean()
+    torch.testing.assert_close(symmetry_breaking_loss(theta, target_tau, posed, rule, direction=scaled), expected)
+    flipped_theta = (target_theta + torch.pi).requires_grad_(True)
+    symmetry_breaking_loss(flipped_theta, target_tau, posed, rule).backward()
+    assert float(flipped_theta.grad.abs().max()) < 1e-6  # the angle form is stuck at a half turn
+    flipped = (-target).requires_grad_(True)
+    symmetry_breaking_loss(flipped_theta.detach(), target_tau, posed, rule, direction=flipped).backward()
+    assert float(flipped.grad.norm(dim=1).min()) > 0.1
+
+
+def test_symmetry_loss_direction_bad_input():
+    posed = _posed_batch()
+    theta, tau = canonical_pose(posed, "moments")
+    with pytest.raises(ValueError, match=r"direction must have shape \(B, 2\) = \(4, 2\), got \(4, 3\)"):
+        symmetry_breaking_loss(theta, tau, posed, "moments", direction=torch.zeros(4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="the 'com' rule has none"):
+        symmetry_breaking_loss(theta, tau, posed, "com", direction=torch.zeros(4, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="direction"):
+        symmetry_breaking_loss(theta, tau, posed, "moments", direction=torch.zeros(4, 2, dtype=torch.long))

@@ -302,6 +302,24 @@ def test_pose_recovery_synthetic() -> None:
     assert set(noisy.as_dict()) == set(metrics.PoseRecovery._fields)
 
 
+def test_pose_recovery_rotation_pearson_of_uninformative_poses() -> None:
+    """The documented reading aid: the unwrapped Pearson is sqrt(3)/2 for a pose that ignores the input,
+    1/sqrt(2) for a random one, 1/sqrt(1 + 3 s^2 / pi^2) for a Gaussian error of s (angles uniform)."""
+    gen = torch.Generator().manual_seed(11)
+    n = 20000
+    theta = torch.rand(n, generator=gen, dtype=torch.float64) * TWO_PI
+    tau = torch.randn(n, 2, generator=gen, dtype=torch.float64) * 0.1
+    near_constant = metrics.pose_recovery(theta, tau, 1e-3 * torch.randn(n, generator=gen, dtype=torch.float64), tau)
+    assert near_constant.rotation_pearson == pytest.approx(math.sqrt(3) / 2, abs=0.01)
+    assert abs(near_constant.rotation_circular_correlation) < 0.05 and near_constant.rotation_median_error_deg > 85.0
+    uniform = metrics.pose_recovery(theta, tau, torch.rand(n, generator=gen, dtype=torch.float64) * TWO_PI, tau)
+    assert uniform.rotation_pearson == pytest.approx(1 / math.sqrt(2), abs=0.015)
+    s = math.radians(14.8)
+    gaussian = metrics.pose_recovery(theta, tau, theta + s * torch.randn(n, generator=gen, dtype=torch.float64), tau)
+    assert gaussian.rotation_pearson == pytest.approx(1 / math.sqrt(1 + 3 * s**2 / math.pi**2), abs=0.002)
+    assert gaussian.rotation_pearson == pytest.approx(0.99, abs=0.002)
+
+
 def test_pose_recovery_displacement_ignores_half_turn_flips() -> None:
     """A few half-turn rotation errors negate the predicted tau (S = R o T) but not S_g(0) = R tau."""
     gen = torch.Generator().manual_seed(5)

@@ -264,6 +264,23 @@ class Encoder(nn.Module):
         """Encode ``images``; where the backbone sees the canonical image (:attr:`sees_canonical_images`),
         ``augment`` (if given) deforms it first (the training-time nuisance deformation of
         :class:`~invariant_inr.augment.NuisanceAugment`; the pose is that of the undeformed image)."""
+        return self.forward_with_direction(images, augment)[0]
+
+    def forward_with_direction(
+        self, images: Tensor, augment: Callable[[Tensor], Tensor] | None = None
+    ) -> tuple[Encoding, Tensor | None]:
+        """:meth:`forward`, and the ``"mlp"`` head's raw direction output ``v`` (``(B, 2)``,
+        :math:`\theta = -\operatorname{atan2}(v_y, v_x)`) where it has one (the ``"moments"`` and
+        ``"harmonic"`` rules), else ``None``: what
+        :func:`~invariant_inr.losses.symmetry_breaking_loss` takes as ``direction``.
+
+        Example:
+            >>> import torch
+            >>> enc = Encoder(SmallCNN(1, width=4, pool=2), 64, latent_dim=8, head_hidden=(16,), rule="moments")
+            >>> out, direction = enc.forward_with_direction(torch.rand(3, 1, 12, 12))
+            >>> direction.shape, bool(torch.allclose(torch.remainder(-torch.atan2(direction[:, 1], direction[:, 0]), 6.283185307), out.theta, atol=1e-5))
+            (torch.Size([3, 2]), True)
+        """
         seen = remove_background(images) if self.input_denoise == "auto" else images  # what the backbone is shown
         if self.pose == "analytic":
             with torch.no_grad():
@@ -272,10 +289,10 @@ class Encoder(nn.Module):
                     theta, tau = canonical_pose(seen, self.rule)  # type: ignore[arg-type]
                 else:
                     theta, tau = canonical_pose(images, self.rule, denoise=self.denoise)  # type: ignore[arg-type]
-            return Encoding(self._encode_canonical(seen, theta, tau, augment), theta, tau)
+            return Encoding(self._encode_canonical(seen, theta, tau, augment), theta, tau), None
         if self.pose_map is not None:  # differentiable in the pose: every loss reaches the weight map
             theta, tau = self.pose_map(images)
-            return Encoding(self._encode_canonical(seen, theta, tau, augment), theta, tau)
+            return Encoding(self._encode_canonical(seen, theta, tau, augment), theta, tau), None
         if augment is not None:
             raise ValueError(
                 "augment needs the backbone to see the canonical image (pose='analytic' or pose_head='weight_map'), "
@@ -284,10 +301,12 @@ class Encoder(nn.Module):
         out = self.head(self.backbone(seen))  # (B, d + pose_outputs)
         z, center = self._normalise(out[:, : self.latent_dim]), out[:, self.latent_dim : self.latent_dim + 2]
         theta, tau = pose_from_center_of_mass(center)  # (B,), (B, 2); tau = -m
-        if self.rule != "com":  # "moments" and "harmonic": the angle is not the centre's direction
-            direction = out[:, self.latent_dim + 2 :]  # (B, 2): the rule's direction (axis, harmonic)
-            theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
-        return Encoding(z, theta, tau)
+        if self.rule == "com":
+            return Encoding(z, theta, tau), None
+        # "moments" and "harmonic": the angle is not the centre's direction
+        direction = out[:, self.latent_dim + 2 :]  # (B, 2): the rule's direction (axis, harmonic)
+        theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
+        return Encoding(z, theta, tau), direction
 
     def extra_repr(self) -> str:
         denoise = f", denoise={self.denoise!r}" if self.denoise != "none" else ""

@@ -449,7 +449,7 @@ class IRLINR(nn.Module):
         with _checks.checks_disabled():  # inputs checked above; nothing below syncs with the host
             posed = transform_images(images.repeat(2, 1, 1, 1), theta, tau)  # (2B, C, H, W): two copies
             augment = None if self.augment.is_identity else functools.partial(self.augment, generator=generator)
-            enc = self.encoder(posed, augment)
+            enc, direction = self.encoder.forward_with_direction(posed, augment)  # direction: the "mlp" head's raw angle output
             params = self.hyper(enc.z)  # (2B, K)
             grid = coordinate_grid(height, width, device=images.device, dtype=images.dtype).reshape(-1, 2)  # (P, 2)
             targets = posed.flatten(2).transpose(1, 2)  # (2B, P, C)
@@ -467,7 +467,9 @@ class IRLINR(nn.Module):
             z1, z2 = enc.z.chunk(2)
             consis = consistency_loss(z1, z2, config.consistency, temperature=config.consistency_temperature)  # type: ignore[arg-type]
             if config.pose == "learned" and config.lambda_symm > 0:
-                symm = symmetry_breaking_loss(enc.theta, enc.tau, posed, config.canonical_rule, denoise=config.canonical_denoise)  # type: ignore[arg-type]
+                symm = symmetry_breaking_loss(
+                    enc.theta, enc.tau, posed, config.canonical_rule, denoise=config.canonical_denoise, direction=direction  # type: ignore[arg-type]
+                )
             else:
                 symm = torch.zeros((), device=images.device, dtype=images.dtype)
         total = config.lambda_recon * recon + config.lambda_consis * consis + config.lambda_symm * symm
