@@ -148,7 +148,7 @@ def symmetry_breaking_loss(
         theta: ``(B,)`` predicted rotation.
         tau: ``(B, 2)`` predicted translation.
         images: ``(B, C, H, W)`` the images the pose was predicted from.
-        rule: ``"com"`` or ``"moments"``.
+        rule: ``"com"``, ``"moments"`` or ``"harmonic"``.
         denoise: ``"none"`` or ``"auto"``: the rule's target from the intensities or from the
             robust foreground weights (:func:`~invariant_inr.center.canonical_pose`).
         direction: optional ``(B, 2)`` raw direction output of the pose head (``"moments"`` and

@@ -22,7 +22,6 @@ import torch
 from torch import Tensor, nn
 
 from invariant_inr import IRLINR
-from invariant_inr.center import canonical_pose
 from invariant_inr.datasets import MNISTU
 from invariant_inr.encoders import SmallCNN
 from invariant_inr.losses import symmetry_breaking_loss
@@ -76,8 +75,9 @@ def main() -> None:
     parser.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 over --time-limit (cosine of the elapsed time)")
     parser.add_argument("--rule", default="moments")
     parser.add_argument("--loss", choices=("angle", "vector"), default="angle",
-                        help="angle: the library's symmetry-breaking loss on (cos, sin) of the predicted angle; vector: "
-                        "the same target as a squared error on the head's raw direction output (no atan2, no saddle at a half turn)")
+                        help="angle: the symmetry-breaking loss on (cos, sin) of the predicted angle (the library before "
+                        "2026-12-08); vector: the same target as a squared error on the head's raw direction output (the "
+                        "library's form since)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
@@ -115,16 +115,8 @@ def main() -> None:
         images = train.images[index]
         theta, tau = random_pose(2 * args.batch_size, model.config.translation_std, generator=generator)
         posed = transform_images(images.repeat(2, 1, 1, 1), theta, tau)
-        if args.loss == "angle":
-            enc = encoder(posed)
-            loss = symmetry_breaking_loss(enc.theta, enc.tau, posed, args.rule)
-        else:
-            out = encoder.head(encoder.backbone(posed))  # (2B, d + 4): z, centre, direction (Encoder.forward's layout)
-            d = encoder.latent_dim
-            with torch.no_grad():
-                target_theta, target_tau = canonical_pose(posed, args.rule)
-            target_direction = torch.stack([torch.cos(target_theta), -torch.sin(target_theta)], dim=1)  # theta = -atan2(v)
-            loss = ((-out[:, d : d + 2] - target_tau).pow(2).sum(1) + (out[:, d + 2 :] - target_direction).pow(2).sum(1)).mean()
+        enc, direction = encoder.forward_with_direction(posed)  # direction: the head's raw angle output v
+        loss = symmetry_breaking_loss(enc.theta, enc.tau, posed, args.rule, direction=direction if args.loss == "vector" else None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
