@@ -141,7 +141,7 @@ def symmetry_breaking_loss(
     :math:`\|v - (\cos\theta^*, -\sin\theta^*)\|^2` instead: convex in the head's output, as the
     ``"com"`` form is in the head's centre output. The angle form's gradient scales as :math:`1/\|v\|`
     and vanishes a half turn off; on MNIST(U) the raw form lowered the ``"mlp"`` head's median rotation
-    error from 17.7 to 11.9 degrees in 600 s (``docs/results.md``). For a unit :math:`v` the two forms
+    error from 17.7-23.6 to 11.9-12.5 degrees in 600 s (``docs/results.md``). For a unit :math:`v` the two forms
     are equal.
 
     Args:
