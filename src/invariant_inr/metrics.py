@@ -596,7 +596,8 @@ def pose_recovery(theta_true: Any, tau_true: Any, theta_hat: Any, tau_hat: Any) 
         :math:`1/\sqrt{2} \approx 0.707` (their circular correlation is about 0), while an
         independent Gaussian error of standard deviation :math:`s` gives
         :math:`1/\sqrt{1 + 3 s^2 / \pi^2}`: 0.99 is :math:`s \approx 14.8` degrees, or about 0.7 %
-        of the predictions a half turn off and the rest exact.
+        of the predictions a half turn off and the rest exact (a fraction :math:`p` of half turns
+        is an error variance :math:`p \pi^2`: :math:`1/\sqrt{1 + 3p}`).
 
         ``translation_pearson_*`` compare the parameter :math:`\tau` of
         :math:`S_g = R_\theta \circ T_\tau` (the paper's parameterisation, translate then rotate),

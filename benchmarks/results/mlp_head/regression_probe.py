@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from invariant_inr import IRLINR
 from invariant_inr.datasets import MNISTU
 from invariant_inr.encoders import SmallCNN
+from invariant_inr.inference import encode_all
 from invariant_inr.losses import symmetry_breaking_loss
 from invariant_inr.metrics import pose_recovery, relative_pose
 from invariant_inr.presets import preset
@@ -46,16 +47,10 @@ class WithCoordinates(nn.Module):
         return self.backbone(torch.cat([images, xs, ys], dim=1))
 
 
-@torch.no_grad()
-def score(encoder: nn.Module, test: MNISTU, base: Tensor) -> dict[str, float]:
-    was_training = encoder.training
-    encoder.eval()
-    moved = [encoder(chunk) for chunk in test.images.split(500)]
-    still = [encoder(chunk) for chunk in base.split(500)]
-    encoder.train(was_training)
-    theta_m, tau_m = torch.cat([e.theta for e in moved]), torch.cat([e.tau for e in moved])
-    theta_b, tau_b = torch.cat([e.theta for e in still]), torch.cat([e.tau for e in still])
-    theta_hat, tau_hat = relative_pose(theta_b.double(), tau_b.double(), theta_m.double(), tau_m.double())
+def score(model: IRLINR, test: MNISTU, base: Tensor) -> dict[str, float]:
+    moved = encode_all(model, test.images, batch_size=500)  # eval mode, no gradients, mode restored
+    still = encode_all(model, base, batch_size=500)
+    theta_hat, tau_hat = relative_pose(still.theta.double(), still.tau.double(), moved.theta.double(), moved.tau.double())
     figures = pose_recovery(test.theta.double(), test.tau.double(), theta_hat, tau_hat).as_dict()
     error = torch.rad2deg(torch.remainder(theta_hat - test.theta.double() + math.pi, 2 * math.pi) - math.pi).abs()
     figures["beyond_135deg"] = float((error > 135).double().mean())  # a half turn off: the axis found, its sign not
@@ -102,7 +97,7 @@ def main() -> None:
     started, step = time.perf_counter(), 0
     while True:
         if step % args.eval_every == 0:
-            figures = score(encoder, test, base)
+            figures = score(model, test, base)
             curve.append({"step": step, "seconds": time.perf_counter() - started, **figures})
             print(f"step {step:5d} {curve[-1]['seconds']:6.0f} s  rotation Pearson {figures['rotation_pearson']:.4f}  median "
                   f"{figures['rotation_median_error_deg']:.2f} deg  displacement {figures['displacement_pearson_x']:.4f}", flush=True)
