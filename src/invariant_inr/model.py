@@ -130,7 +130,9 @@ class IRLINR(nn.Module):
             :class:`~invariant_inr.canonicalizer.WeightMapPose`; it starts at the rule's pose, is
             equivariant by construction, and the backbone sees the image canonicalised by it) or
             ``"mlp"`` (the paper: extra outputs of the encoder head; it learned little in minutes
-            on a CPU, see ``docs/results.md``). Ignored with ``pose="analytic"``. Checkpoints
+            on a CPU, see ``docs/results.md``) or ``"mlp_two_pass"`` (the ``"mlp"`` head's pose, then
+            ``z`` from a second backbone pass on the image canonicalised by it, so that
+            ``augment_strength`` applies). Ignored with ``pose="analytic"``. Checkpoints
             saved before the option existed load as ``"mlp"``.
         canonical_rule: ``"harmonic"`` (default: lowest strong angular harmonic,
             translation-independent, stable on shapes with rotational symmetry), ``"moments"``
@@ -179,7 +181,7 @@ class IRLINR(nn.Module):
             thicker strokes; :class:`~invariant_inr.augment.NuisanceAugment`) applied, during
             :meth:`loss` only, to the canonical image each copy's backbone sees, so the consistency
             loss teaches invariance to more than the pose (our addition; needs
-            ``pose="analytic"`` or ``pose_head="weight_map"``). ``0`` (default) is the paper.
+            ``pose="analytic"`` or ``pose_head="weight_map"`` or ``"mlp_two_pass"``). ``0`` (default) is the paper.
         chunk_size: evaluate the INR this many pixels at a time, recomputing activations in the
             backward pass, so memory stays bounded (``None``: all at once).
         seed: seed of the random Fourier matrix and of the initial weights.
@@ -207,7 +209,7 @@ class IRLINR(nn.Module):
         encoder_features: int | None = None,
         encoder_width: int = 32,
         pose: Literal["learned", "analytic"] = "learned",
-        pose_head: Literal["mlp", "weight_map"] = "weight_map",
+        pose_head: Literal["mlp", "weight_map", "mlp_two_pass"] = "weight_map",
         canonical_rule: Literal["com", "moments", "harmonic"] = "harmonic",
         canonical_denoise: Literal["none", "auto"] = "none",
         encoder_denoise: Literal["none", "auto"] = "none",
@@ -277,7 +279,8 @@ class IRLINR(nn.Module):
         )
         if config.augment_strength > 0 and config.pose == "learned" and config.pose_head == "mlp":
             raise ValueError(
-                f"augment_strength={config.augment_strength} needs pose='analytic' or pose_head='weight_map' (it deforms "
+                f"augment_strength={config.augment_strength} needs pose='analytic' or pose_head='weight_map' or "
+                f"'mlp_two_pass' (it deforms "
                 f"the canonical image the backbone sees), got pose='learned' with pose_head='mlp'"
             )
         if config.hypernetwork != "full" and not config.inr_hidden:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from .._distributed import init_distributed
+from ..encoders import POSE_HEADS
 from ..losses import CONSISTENCY_KINDS
 from ..presets import preset_names
 from ..training import LR_SCHEDULES
@@ -25,8 +26,9 @@ MODEL_OPTIONS = (
     ("--encoder", "encoder", str, "encoder backbone: resnet18 (paper) or small (quick CPU CNN)"),
     ("--encoder-width", "encoder_width", positive_int, "channels of the first convolution of the small encoder"),
     ("--pose", "pose", str, "learned (paper: the head predicts the pose) or analytic (the rule's pose from the pixels)"),
-    ("--pose-head", "pose_head", str, "with --pose learned: mlp (paper: the head's outputs) or weight_map (the rule on a "
-     "learned weight map: starts at the rule's pose, equivariant by construction)"),
+    ("--pose-head", "pose_head", str, "with --pose learned: mlp (paper: the head's outputs), weight_map (the rule on a "
+     "learned weight map: starts at the rule's pose, equivariant by construction) or mlp_two_pass (the mlp head's pose, "
+     "then z from the image canonicalised by it)"),
     ("--canonical-rule", "canonical_rule", str, "com (paper: centre of mass), moments (principal axis) or harmonic "
      "(lowest strong angular harmonic); moments and harmonic are translation-independent"),
     ("--canonical-denoise", "canonical_denoise", str, "none (the rule weighs pixels by intensity) or auto (robust "
@@ -43,7 +45,7 @@ MODEL_OPTIONS = (
     ("--pixel-fraction", "pixel_fraction", positive_float, "fraction of pixels per image and step in the reconstruction loss, (0, 1]"),
     ("--augment-strength", "augment_strength", non_negative_float,
      "random nuisance deformation (rotation, scale, shear, thicker strokes) of what the backbone sees in training; "
-     "needs --pose analytic or --pose-head weight_map; 0 = the paper"),
+     "needs --pose analytic or --pose-head weight_map or mlp_two_pass; 0 = the paper"),
     ("--consistency", "consistency", str, "consistency loss: cos (the paper), mse, or infonce (also pushes different images apart)"),
     ("--consistency-temperature", "consistency_temperature", positive_float, "temperature of --consistency infonce"),
     ("--latent-norm", "latent_norm", str, "batch (standardise z over the batch, against collapse) or none (the paper's plain head)"),
@@ -57,7 +59,7 @@ MODEL_OPTIONS = (
 CHOICES = {
     "encoder": ("resnet18", "small"),
     "pose": ("learned", "analytic"),
-    "pose_head": ("mlp", "weight_map"),
+    "pose_head": POSE_HEADS,
     "canonical_denoise": ("none", "auto"),
     "encoder_denoise": ("none", "auto"),
     "canonical_rule": ("com", "moments", "harmonic"),
