@@ -62,6 +62,12 @@ POSE_HEADS: tuple[str, ...] = ("mlp", "weight_map", "mlp_two_pass")
 paper's head followed by a second pass on the image it canonicalises."""
 
 
+def backbone_sees_canonical(pose: str, pose_head: str) -> bool:
+    """Whether the backbone is shown the canonicalised image, which the nuisance deformation needs: with the
+    analytic pose, the weight-map head and the two-pass head; the one-pass ``"mlp"`` head shows it the posed image."""
+    return pose == "analytic" or pose_head in ("weight_map", "mlp_two_pass")
+
+
 class Encoding(NamedTuple):
     """Output of an encoder.
 
@@ -261,7 +267,7 @@ class Encoder(nn.Module):
     @property
     def sees_canonical_images(self) -> bool:
         """Whether the backbone sees the canonicalised image (analytic pose, the weight-map head or the two-pass head)."""
-        return self.pose == "analytic" or self.pose_map is not None or self.pose_head == "mlp_two_pass"
+        return backbone_sees_canonical(self.pose, self.pose_head)
 
     def _encode_canonical(self, images: Tensor, theta: Tensor, tau: Tensor, augment: Callable[[Tensor], Tensor] | None) -> Tensor:
         canonical_images = transform_images(images, theta, tau)
@@ -269,6 +275,13 @@ class Encoder(nn.Module):
             canonical_images = augment(canonical_images)
         # the head's pose outputs, where it has them ("mlp_two_pass"), are not read on the canonical image
         return self._normalise(self.head(self.backbone(canonical_images))[:, : self.latent_dim])  # (B, d)
+
+    @staticmethod
+    def _second_pass_pose(theta: Tensor, tau: Tensor) -> tuple[Tensor, Tensor]:
+        # "mlp_two_pass" warps with the pose detached: on MNIST(U) letting the code's losses move the pose through
+        # the warp cost 3-7 points of k-means, Ward and SCAN and did not improve the pose (docs/results.md;
+        # mlp_head/grad_wrap.py replaces this to rerun that form)
+        return theta.detach(), tau.detach()
 
     def forward(self, images: Tensor, augment: Callable[[Tensor], Tensor] | None = None) -> Encoding:
         """Encode ``images``; where the backbone sees the canonical image (:attr:`sees_canonical_images`),
@@ -286,9 +299,10 @@ class Encoder(nn.Module):
 
         Example:
             >>> import torch
+            >>> from invariant_inr.se2 import wrap_angle
             >>> enc = Encoder(SmallCNN(1, width=4, pool=2), 64, latent_dim=8, head_hidden=(16,), rule="moments")
             >>> out, direction = enc.forward_with_direction(torch.rand(3, 1, 12, 12))
-            >>> direction.shape, bool(torch.allclose(torch.remainder(-torch.atan2(direction[:, 1], direction[:, 0]), 6.283185307), out.theta, atol=1e-5))
+            >>> direction.shape, bool(torch.allclose(wrap_angle(-torch.atan2(direction[:, 1], direction[:, 0])), out.theta, atol=1e-5))
             (torch.Size([3, 2]), True)
         """
         seen = remove_background(images) if self.input_denoise == "auto" else images  # what the backbone is shown
@@ -303,8 +317,7 @@ class Encoder(nn.Module):
         if self.pose_map is not None:  # differentiable in the pose: every loss reaches the weight map
             theta, tau = self.pose_map(images)
             return Encoding(self._encode_canonical(seen, theta, tau, augment), theta, tau), None
-        two_pass = self.pose_head == "mlp_two_pass"
-        if augment is not None and not two_pass:
+        if augment is not None and not self.sees_canonical_images:
             raise ValueError(
                 "augment needs the backbone to see the canonical image (pose='analytic' or pose_head='weight_map' "
                 "or 'mlp_two_pass'), which the 'mlp' pose head does not produce"
@@ -316,11 +329,9 @@ class Encoder(nn.Module):
         if self.rule != "com":  # "moments" and "harmonic": the angle is not the centre's direction
             direction = out[:, self.latent_dim + 2 :]  # (B, 2): the rule's direction (axis, harmonic)
             theta = wrap_angle(-safe_atan2(direction[:, 1], direction[:, 0]))
-        # two passes: z from the image canonicalised by the predicted pose, not differentiated through the warp
-        # (on MNIST(U) letting the consistency loss move the pose cost 5 deg of median error and 3.6 points of
-        # k-means, docs/results.md); one pass: z from the same outputs (the paper)
-        if two_pass:
-            z = self._encode_canonical(seen, theta.detach(), tau.detach(), augment)
+        # two passes: z from the image canonicalised by the predicted pose; one pass: z from the same outputs (the paper)
+        if self.pose_head == "mlp_two_pass":
+            z = self._encode_canonical(seen, *self._second_pass_pose(theta, tau), augment)
         else:
             z = self._normalise(out[:, : self.latent_dim])
         return Encoding(z, theta, tau), direction

@@ -176,8 +176,8 @@ def symmetry_breaking_loss(
         return (center - implied).pow(2).sum(dim=1).mean()
     target_theta, target_tau = canonical_pose(images, rule, denoise=denoise)
     if direction is not None:  # the head's own output: theta = -atan2(v), so the target is (cos, -sin)
-        target = torch.stack([torch.cos(target_theta), -torch.sin(target_theta)], dim=1)
-        return ((tau - target_tau).pow(2).sum(dim=1) + (direction - target).pow(2).sum(dim=1)).mean()
-    unit = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
-    target_unit = torch.stack([torch.cos(target_theta), torch.sin(target_theta)], dim=1)
-    return ((tau - target_tau).pow(2).sum(dim=1) + (unit - target_unit).pow(2).sum(dim=1)).mean()
+        predicted, target = direction, torch.stack([torch.cos(target_theta), -torch.sin(target_theta)], dim=1)
+    else:
+        predicted = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
+        target = torch.stack([torch.cos(target_theta), torch.sin(target_theta)], dim=1)
+    return ((tau - target_tau).pow(2).sum(dim=1) + (predicted - target).pow(2).sum(dim=1)).mean()

@@ -34,7 +34,7 @@ from ._io import atomic_save, load_file
 from ._version import __version__
 from .augment import NuisanceAugment
 from .center import CANONICAL_RULES, DENOISE_MODES
-from .encoders import POSE_HEADS, Encoder, Encoding, build_backbone
+from .encoders import POSE_HEADS, Encoder, Encoding, backbone_sees_canonical, build_backbone
 from .fourier import FourierFeatures
 from .hyper import HyperMLP
 from .inr import FunctionalINR, evaluate_in_chunks
@@ -277,11 +277,10 @@ class IRLINR(nn.Module):
             chunk_size=chunk_size,
             seed=int(seed),
         )
-        if config.augment_strength > 0 and config.pose == "learned" and config.pose_head == "mlp":
+        if config.augment_strength > 0 and not backbone_sees_canonical(config.pose, config.pose_head):
             raise ValueError(
                 f"augment_strength={config.augment_strength} needs pose='analytic' or pose_head='weight_map' or "
-                f"'mlp_two_pass' (it deforms "
-                f"the canonical image the backbone sees), got pose='learned' with pose_head='mlp'"
+                f"'mlp_two_pass' (it deforms the canonical image the backbone sees), got pose='learned' with pose_head='mlp'"
             )
         if config.hypernetwork != "full" and not config.inr_hidden:
             raise ValueError(

@@ -26,7 +26,7 @@ from invariant_inr.datasets import MNISTU
 from invariant_inr.encoders import SmallCNN
 from invariant_inr.inference import encode_all
 from invariant_inr.losses import symmetry_breaking_loss
-from invariant_inr.metrics import pose_recovery, relative_pose
+from invariant_inr.metrics import pose_recovery, relative_pose, rotation_error
 from invariant_inr.presets import preset
 from invariant_inr.se2 import random_pose, transform_images
 
@@ -52,7 +52,7 @@ def score(model: IRLINR, test: MNISTU, base: Tensor) -> dict[str, float]:
     still = encode_all(model, base, batch_size=500)
     theta_hat, tau_hat = relative_pose(still.theta.double(), still.tau.double(), moved.theta.double(), moved.tau.double())
     figures = pose_recovery(test.theta.double(), test.tau.double(), theta_hat, tau_hat).as_dict()
-    error = torch.rad2deg(torch.remainder(theta_hat - test.theta.double() + math.pi, 2 * math.pi) - math.pi).abs()
+    error = torch.rad2deg(rotation_error(test.theta, theta_hat))  # (N,) degrees in [0, 180]
     figures["beyond_135deg"] = float((error > 135).double().mean())  # a half turn off: the axis found, its sign not
     figures["within_45deg"] = float((error < 45).double().mean())
     return figures
