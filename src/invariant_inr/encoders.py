@@ -279,7 +279,7 @@ class Encoder(nn.Module):
     @staticmethod
     def _second_pass_pose(theta: Tensor, tau: Tensor) -> tuple[Tensor, Tensor]:
         # "mlp_two_pass" warps with the pose detached: on MNIST(U) letting the code's losses move the pose through
-        # the warp cost 3-7 points of k-means, Ward and SCAN and did not improve the pose (docs/results.md;
+        # the warp cost 2.6-7.2 points of k-means, Ward and SCAN and did not improve the pose (docs/results.md;
         # mlp_head/grad_wrap.py replaces this to rerun that form)
         return theta.detach(), tau.detach()
 
